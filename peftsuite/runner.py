@@ -1,0 +1,129 @@
+"""Train then test one config: the thin entry point every pipeline shares.
+
+It only composes: the pipeline prepares data and backbone (all input checks happen there, before
+training), the injection layer applies the method, Lightning trains and tests, and the results
+(metrics with costs, the adapter, the resolved config, logs) land in one run directory. A run
+whose metrics.json exists is finished and is not redone; an interrupted one resumes from its
+last checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger
+from omegaconf import DictConfig, OmegaConf
+
+from peftsuite.checkpoint_io import AtomicCheckpointIO
+from peftsuite.run_directory import run_directory
+from pipelines.registry import get_pipeline
+from shared.atomic import write_json_atomic, write_text_atomic
+from shared.checkpoint import save_adapter
+from shared.costs import CostTracker
+from shared.inject import inject_method
+from shared.lightning_module import PeftClassifier
+from shared.methods import method_config_from_mapping
+
+METRICS_FILE = "metrics.json"
+ADAPTER_FILE = "adapter.safetensors"
+
+
+def optimizer_steps(config: DictConfig, train_size: int) -> int:
+    """Optimizer steps the trainer will take (AdaLoRA's schedule needs it up front)."""
+    per_epoch = math.ceil(train_size / config.data.batch_size)
+    limit = config.trainer.limit_train_batches
+    if isinstance(limit, int):
+        per_epoch = min(per_epoch, limit)
+    elif isinstance(limit, float):
+        per_epoch = max(1, int(per_epoch * limit))
+    return per_epoch * config.trainer.max_epochs
+
+
+def method_settings(config: DictConfig, train_size: int) -> dict[str, Any]:
+    settings = OmegaConf.to_container(config.method, resolve=True)
+    if "total_step" in settings and settings["total_step"] is None:
+        settings["total_step"] = optimizer_steps(config, train_size)
+    return settings
+
+
+def make_trainer(config: DictConfig, directory: Path, costs: CostTracker) -> lightning.Trainer:
+    trainer_settings = {
+        key: value
+        for key, value in OmegaConf.to_container(config.trainer, resolve=True).items()
+        if value is not None
+    }
+    callbacks: list[lightning.Callback] = [
+        costs,
+        ModelCheckpoint(
+            dirpath=directory / "checkpoints",
+            monitor="val_auroc",
+            mode="max",
+            save_last=True,
+            save_top_k=1,
+        ),
+    ]
+    if trainer_settings.get("enable_progress_bar", True):
+        callbacks.append(RichProgressBar())
+    return lightning.Trainer(
+        **trainer_settings,
+        default_root_dir=directory,
+        callbacks=callbacks,
+        logger=CSVLogger(directory, name="logs", version=""),
+        plugins=[AtomicCheckpointIO()],
+        enable_model_summary=False,
+    )
+
+
+def run_experiment(config: DictConfig) -> Path:
+    """Train and test `config`; returns the run directory holding its results."""
+    directory = run_directory(config)
+    if (directory / METRICS_FILE).exists():
+        print(f"already finished (delete it to run again): {directory / METRICS_FILE}")
+        return directory
+    lightning.seed_everything(config.seed, workers=True, verbose=False)
+    prepared = get_pipeline(config.pipeline.name)(config)
+    method = method_config_from_mapping(method_settings(config, prepared.train_size))
+    model, report = inject_method(prepared.model, method, head_modules=prepared.head_modules)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(directory / "config.yaml", OmegaConf.to_yaml(config, resolve=True))
+
+    module = PeftClassifier(
+        model,
+        report,
+        label_names=prepared.label_names,
+        multilabel=prepared.multilabel,
+        learning_rate=config.optim.lr or method.learning_rate,
+        weight_decay=config.optim.weight_decay,
+    )
+    costs = CostTracker()
+    trainer = make_trainer(config, directory, costs)
+    last = directory / "checkpoints" / "last.ckpt"
+    trainer.fit(module, datamodule=prepared.datamodule, ckpt_path=last if last.exists() else None)
+    trainer.test(module, datamodule=prepared.datamodule, ckpt_path="best", verbose=False)
+
+    adapter_bytes = save_adapter(module.model, report, directory / ADAPTER_FILE)
+    baselines = (
+        {name: make() for name, make in prepared.baselines.items()}
+        if config.pipeline.baselines
+        else {}
+    )
+    results = {
+        "test": module.test_metrics,
+        "baselines": baselines,
+        "costs": {
+            **costs.costs,
+            "trainable_parameters": report.trainable_parameters,
+            "total_parameters": report.total_parameters,
+            "trainable_fraction": report.trainable_fraction,
+            "adapter_bytes": adapter_bytes,
+        },
+        "injection": report.to_dict(),
+        "data": prepared.data_summary,
+        "learning_rate": module.learning_rate,
+    }
+    write_json_atomic(directory / METRICS_FILE, results)
+    return directory

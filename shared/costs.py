@@ -1,0 +1,85 @@
+"""Cost accounting for every run: what a PEFT method saves is half of its story.
+
+`CostTracker` is a Lightning callback measuring training time, throughput, evaluation latency
+and peak memory (CUDA max allocated on GPU, peak resident set size of the process on CPU).
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from typing import Any
+
+import lightning
+import torch
+
+
+def peak_memory_megabytes(device: torch.device) -> tuple[float, str]:
+    """(peak memory in MiB, what was measured) for the device the run used."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_max_allocated"
+    # Linux reports ru_maxrss in KiB; it is the process-lifetime peak, model loading included.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "cpu_peak_rss"
+
+
+def batch_size_of(batch: Any) -> int:
+    return len(batch["labels"])
+
+
+class CostTracker(lightning.Callback):
+    """Measures a run's costs; read them from `costs` after `fit` and `test`."""
+
+    def __init__(self) -> None:
+        self.train_samples = 0
+        self.step_seconds = 0.0
+        self.fit_seconds = 0.0
+        self.test_samples = 0
+        self.test_seconds = 0.0
+        self._fit_start = 0.0
+        self._batch_start = 0.0
+        self.device = torch.device("cpu")
+
+    def on_fit_start(self, trainer, module) -> None:
+        self.device = module.device
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        self._fit_start = time.perf_counter()
+
+    def on_fit_end(self, trainer, module) -> None:
+        self.fit_seconds += time.perf_counter() - self._fit_start
+
+    def on_train_batch_start(self, trainer, module, batch, batch_index) -> None:
+        self._batch_start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_index) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.step_seconds += time.perf_counter() - self._batch_start
+        self.train_samples += batch_size_of(batch)
+
+    def on_test_batch_start(self, trainer, module, batch, batch_index, dataloader_idx=0) -> None:
+        self._batch_start = time.perf_counter()
+
+    def on_test_batch_end(self, trainer, module, outputs, batch, batch_index, dataloader_idx=0):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.test_seconds += time.perf_counter() - self._batch_start
+        self.test_samples += batch_size_of(batch)
+
+    @property
+    def costs(self) -> dict[str, Any]:
+        peak, kind = peak_memory_megabytes(self.device)
+        return {
+            "train_seconds": self.fit_seconds,
+            "train_step_seconds": self.step_seconds,
+            "train_samples": self.train_samples,
+            "train_samples_per_second": self.train_samples / self.step_seconds
+            if self.step_seconds
+            else None,
+            "eval_latency_ms_per_sample": 1000 * self.test_seconds / self.test_samples
+            if self.test_samples
+            else None,
+            "peak_memory_mb": peak,
+            "peak_memory_kind": kind,
+            "device": str(self.device),
+        }

@@ -1,0 +1,132 @@
+"""The LightningModule every classification pipeline shares.
+
+It trains whatever the injection layer left trainable (and nothing else), scores with
+torchmetrics, and keeps checkpoints small: the frozen backbone is never written into them, only
+the trainable tensors and BatchNorm statistics that training moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import lightning
+import torch
+import torchmetrics
+from torch import nn
+
+from shared.checkpoint import adapter_state_dict
+from shared.inject import InjectionReport
+from shared.metrics import classification_metrics
+
+
+def logits_of(output: Any) -> torch.Tensor:
+    """transformers models return an output object with `.logits`; timm and MONAI a tensor."""
+    return output.logits if hasattr(output, "logits") else output
+
+
+class PeftClassifier(lightning.LightningModule):
+    """Single- or multi-label classification over an injected model.
+
+    Batches are dicts: `inputs` (keyword arguments for the model, or one tensor) and `labels`
+    (class ids, or a 0/1 matrix when `multilabel`).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        report: InjectionReport,
+        *,
+        label_names: Sequence[str],
+        multilabel: bool,
+        learning_rate: float,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.report = report
+        self.label_names = list(label_names)
+        self.multilabel = multilabel
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        # Checkpoints hold only trainable tensors, so loading must not demand the backbone.
+        self.strict_loading = False
+        self.val_auroc = self.make_auroc()
+        self.test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.test_metrics: dict[str, Any] = {}
+
+    def make_auroc(self) -> torchmetrics.Metric:
+        classes = len(self.label_names)
+        if self.multilabel:
+            return torchmetrics.AUROC(task="multilabel", num_labels=classes, average="macro")
+        if classes == 2:
+            return torchmetrics.AUROC(task="binary")
+        return torchmetrics.AUROC(task="multiclass", num_classes=classes, average="macro")
+
+    def forward(self, inputs: dict[str, torch.Tensor] | torch.Tensor) -> torch.Tensor:
+        output = self.model(**inputs) if isinstance(inputs, dict) else self.model(inputs)
+        return logits_of(output)
+
+    def loss_and_probabilities(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self(batch["inputs"])
+        labels = batch["labels"]
+        if self.multilabel:
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
+            return loss, torch.sigmoid(logits)
+        return nn.functional.cross_entropy(logits, labels), torch.softmax(logits, dim=-1)
+
+    def auroc_input(self, probabilities: torch.Tensor) -> torch.Tensor:
+        if not self.multilabel and len(self.label_names) == 2:
+            return probabilities[:, 1]
+        return probabilities
+
+    def on_fit_start(self) -> None:
+        # Pretrained models load in eval mode; dropout belongs to training.
+        self.model.train()
+
+    def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
+        loss, _ = self.loss_and_probabilities(batch)
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_index: int) -> None:
+        # AdaLoRA re-allocates its rank budget from the gradients of the step just taken.
+        update_and_allocate = getattr(
+            getattr(self.model, "base_model", None), "update_and_allocate", None
+        )
+        if callable(update_and_allocate):
+            update_and_allocate(self.global_step)
+
+    def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:
+        loss, probabilities = self.loss_and_probabilities(batch)
+        self.val_auroc.update(self.auroc_input(probabilities), batch["labels"].long())
+        size = len(batch["labels"])
+        self.log("val_loss", loss, prog_bar=True, batch_size=size)
+        self.log("val_auroc", self.val_auroc, prog_bar=True, batch_size=size)
+
+    def test_step(self, batch: dict[str, Any], batch_index: int) -> None:
+        _, probabilities = self.loss_and_probabilities(batch)
+        self.test_outputs.append((probabilities.detach().cpu(), batch["labels"].detach().cpu()))
+
+    def on_test_epoch_start(self) -> None:
+        self.test_outputs.clear()
+
+    def on_test_epoch_end(self) -> None:
+        probabilities = torch.cat([p for p, _ in self.test_outputs])
+        labels = torch.cat([y for _, y in self.test_outputs])
+        self.test_metrics = classification_metrics(
+            probabilities, labels, multilabel=self.multilabel, label_names=self.label_names
+        )
+        self.log_dict(
+            {f"test_{k}": v for k, v in self.test_metrics.items() if isinstance(v, float)}
+        )
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        return torch.optim.AdamW(trainable, lr=self.learning_rate, weight_decay=self.weight_decay)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["state_dict"] = {
+            f"model.{name}": tensor
+            for name, tensor in adapter_state_dict(self.model, self.report).items()
+        }

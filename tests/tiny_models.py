@@ -1,0 +1,116 @@
+"""Tiny, randomly initialised models for the injection-layer tests, and the batches they eat.
+
+Nothing here is pretrained. Every builder seeds torch before it builds, so two calls return
+bit-identical weights: the second call is the "fresh base" a saved adapter is restored onto.
+The two families cover the two kinds of layer the injection layer must handle: a BERT-like text
+classifier (Linear layers, LayerNorm) and timm's `test_efficientnet` (full, pointwise, depthwise
+and squeeze-excite convolutions, BatchNormAct layers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import timm
+import torch
+from torch import nn
+from torch.nn import functional
+from transformers import BertConfig, BertForSequenceClassification
+
+NUM_CLASSES = 3
+BATCH_SIZE = 4
+SEQUENCE_LENGTH = 8
+VOCAB_SIZE = 100
+IMAGE_SIZE = 64
+
+# Fields a method cannot run without; everything else keeps the method's defaults.
+REQUIRED_METHOD_FIELDS: dict[str, dict[str, Any]] = {"adalora": {"total_step": 10}}
+
+Batch = tuple[Any, torch.Tensor]
+
+
+def tiny_random_bert_classifier() -> BertForSequenceClassification:
+    """A 2-layer, 32-wide BERT sequence classifier with random weights (3 classes)."""
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=VOCAB_SIZE,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        num_labels=NUM_CLASSES,
+    )
+    return BertForSequenceClassification(config).eval()
+
+
+def tiny_random_efficientnet_classifier() -> nn.Module:
+    """timm's `test_efficientnet` with random weights and a 3-class head."""
+    torch.manual_seed(0)
+    return timm.create_model("test_efficientnet", num_classes=NUM_CLASSES).eval()
+
+
+def tiny_random_vit() -> nn.Module:
+    """timm's `test_vit` with random weights (used for family detection only)."""
+    torch.manual_seed(0)
+    return timm.create_model("test_vit", num_classes=NUM_CLASSES).eval()
+
+
+def random_text_batch(seed: int = 0) -> Batch:
+    generator = torch.Generator().manual_seed(seed)
+    input_ids = torch.randint(0, VOCAB_SIZE, (BATCH_SIZE, SEQUENCE_LENGTH), generator=generator)
+    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+    return inputs, torch.randint(0, NUM_CLASSES, (BATCH_SIZE,), generator=generator)
+
+
+def random_image_batch(seed: int = 0) -> Batch:
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randn(BATCH_SIZE, 3, IMAGE_SIZE, IMAGE_SIZE, generator=generator)
+    return images, torch.randint(0, NUM_CLASSES, (BATCH_SIZE,), generator=generator)
+
+
+@dataclass(frozen=True)
+class TinyModelCase:
+    """One tiny model family: how to build it, its head's module name, and a batch for it."""
+
+    family: str
+    build: Callable[[], nn.Module]
+    head: str
+    batch: Callable[[], Batch]
+
+
+TINY_MODEL_CASES: dict[str, TinyModelCase] = {
+    "bert": TinyModelCase("bert", tiny_random_bert_classifier, "classifier", random_text_batch),
+    "cnn": TinyModelCase(
+        "cnn", tiny_random_efficientnet_classifier, "classifier", random_image_batch
+    ),
+}
+
+
+def method_mapping(name: str, **fields: Any) -> dict[str, Any]:
+    """The smallest valid `method` mapping for `name`, plus `fields`."""
+    return {"name": name, **REQUIRED_METHOD_FIELDS.get(name, {}), **fields}
+
+
+def logits(model: nn.Module, inputs: Any) -> torch.Tensor:
+    """Class scores of a transformers (keyword inputs) or timm (tensor input) classifier."""
+    output = model(**inputs) if isinstance(inputs, dict) else model(inputs)
+    return getattr(output, "logits", output)
+
+
+def train_steps(model: nn.Module, batch: Batch, steps: int = 2, lr: float = 1e-2) -> None:
+    """A few AdamW steps (no weight decay) on cross-entropy, in train mode; ends in eval mode.
+
+    Two steps at least: methods with a zero-initialised factor (LoRA's B, a bottleneck's up
+    projection) move their other factor only from the second step on.
+    """
+    inputs, labels = batch
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.0)
+    model.train()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        functional.cross_entropy(logits(model, inputs), labels).backward()
+        optimizer.step()
+    model.eval()
