@@ -51,6 +51,6 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parser.parse_args(argv)
     try:
         COMMANDS[arguments.command][0](arguments.overrides)
-    except ValueError as error:  # bad input: one clear line, no traceback
+    except (ValueError, FileNotFoundError) as error:  # bad input: one clear line
         print(f"peftsuite: error: {error}", file=sys.stderr)
         raise SystemExit(2) from error

@@ -72,7 +72,8 @@ def make_trainer(config: DictConfig, directory: Path, costs: CostTracker) -> lig
         **trainer_settings,
         default_root_dir=directory,
         callbacks=callbacks,
-        logger=CSVLogger(directory, name="logs", version=""),
+        # a resumed run logs to a new version folder instead of overwriting the first one's
+        logger=CSVLogger(directory, name="logs"),
         plugins=[AtomicCheckpointIO()],
         enable_model_summary=False,
     )

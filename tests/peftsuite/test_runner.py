@@ -1,0 +1,103 @@
+"""The clinical pipeline end to end on the pip-packaged pretrained MiniLM and radlabels reports.
+
+One short run (a few batches) is shared by the tests; they check what it wrote, that its adapter
+reproduces its test scores on a fresh base model, and that finished or interrupted runs are
+not redone.
+"""
+
+import json
+
+import pytest
+import torch
+
+from peftsuite.config import load_config
+from peftsuite.runner import ADAPTER_FILE, METRICS_FILE, run_experiment
+from pipelines.registry import get_pipeline
+from shared.checkpoint import restore_adapter
+from shared.lightning_module import PeftClassifier
+from shared.metrics import classification_metrics
+
+pytestmark = pytest.mark.slow
+
+SMOKE = ["trainer=smoke", "data.fraction=0.3", "model.max_length=64", "data.eval_batch_size=32"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    overrides = [*SMOKE, f"run.output_dir={tmp_path_factory.mktemp('runs')}"]
+    config = load_config(overrides)
+    directory = run_experiment(config)
+    return config, directory, json.loads((directory / METRICS_FILE).read_text())
+
+
+def test_run_writes_config_metrics_adapter_and_logs(finished_run):
+    _, directory, metrics = finished_run
+    for name in ("config.yaml", METRICS_FILE, ADAPTER_FILE, "logs/version_0/metrics.csv"):
+        assert (directory / name).is_file(), name
+    assert 0.0 <= metrics["test"]["auroc_macro"] <= 1.0
+    assert set(metrics["test"]["auroc_per_class"]) == set(metrics["data"]["label_names"])
+    baseline = metrics["baselines"]["tfidf_logistic_regression"]
+    assert baseline["auroc_macro"] > 0.6  # TF-IDF reads these reports well even on 30%
+
+
+def test_costs_are_measured_and_consistent(finished_run):
+    _, directory, metrics = finished_run
+    costs = metrics["costs"]
+    assert costs["adapter_bytes"] == (directory / ADAPTER_FILE).stat().st_size
+    assert costs["trainable_parameters"] == metrics["injection"]["trainable_parameters"]
+    assert 0 < costs["trainable_parameters"] < costs["total_parameters"]
+    assert costs["train_samples"] == 4 * 16  # trainer=smoke: 4 batches of 16
+    assert costs["train_samples_per_second"] > 0
+    assert costs["eval_latency_ms_per_sample"] > 0
+    assert costs["peak_memory_mb"] > 100 and costs["peak_memory_kind"] == "cpu_peak_rss"
+
+
+def test_data_summary_reflects_the_subsample(finished_run):
+    _, _, metrics = finished_run
+    data = metrics["data"]
+    assert data["train_size"] == pytest.approx(0.3 * data["train_size_full"], abs=2)
+    assert data["fraction"] == 0.3
+
+
+def test_checkpoints_hold_no_frozen_backbone_weight(finished_run):
+    _, directory, metrics = finished_run
+    checkpoint = torch.load(directory / "checkpoints" / "last.ckpt", weights_only=False)
+    names = set(checkpoint["state_dict"])
+    assert names and all("lora_" in n or "classifier" in n for n in names)
+    stored = sum(t.numel() for t in checkpoint["state_dict"].values())
+    assert stored == metrics["injection"]["trainable_parameters"]
+
+
+def test_adapter_on_a_fresh_base_reproduces_the_test_scores(finished_run):
+    config, directory, metrics = finished_run
+    prepared = get_pipeline(config.pipeline.name)(config)
+    model, report = restore_adapter(prepared.model, directory / ADAPTER_FILE)
+    module = PeftClassifier(
+        model, report, label_names=prepared.label_names, multilabel=True, learning_rate=1e-3
+    ).eval()
+    prepared.datamodule.setup()
+    batches = list(prepared.datamodule.test_dataloader())[:2]  # trainer=smoke tests 2 batches
+    with torch.no_grad():
+        probabilities = torch.cat([torch.sigmoid(module(b["inputs"])) for b in batches])
+    labels = torch.cat([b["labels"] for b in batches])
+    scores = classification_metrics(
+        probabilities, labels, multilabel=True, label_names=prepared.label_names
+    )
+    assert scores["auroc_macro"] == pytest.approx(metrics["test"]["auroc_macro"], abs=1e-6)
+
+
+def test_a_finished_run_is_not_redone(finished_run, capsys):
+    config, directory, _ = finished_run
+    before = (directory / METRICS_FILE).stat().st_mtime_ns
+    assert run_experiment(config) == directory
+    assert (directory / METRICS_FILE).stat().st_mtime_ns == before
+    assert "already finished" in capsys.readouterr().out
+
+
+def test_an_interrupted_run_resumes_without_retraining(finished_run):
+    config, directory, metrics = finished_run
+    (directory / METRICS_FILE).unlink()  # as if the process died after the last checkpoint
+    run_experiment(config)
+    resumed = json.loads((directory / METRICS_FILE).read_text())
+    assert resumed["costs"]["train_samples"] == 0
+    assert resumed["test"]["auroc_macro"] == pytest.approx(metrics["test"]["auroc_macro"])
