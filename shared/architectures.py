@@ -86,8 +86,10 @@ PRESETS: dict[str, ArchitecturePreset] = {
             attention=r"features\..*\.(conv\d|layers\.conv\d)",
             ia3=r"features\..*\.(conv\d|layers\.conv\d)",
             ia3_feedforward=r"$^",
-            adapter_attention=r"features\..*\.(conv1|layers\.conv1)",
-            adapter_feedforward=r"features\.denseblock\d\.denselayer\d+",
+            # A dense layer's output is its input concatenated with new features, so adapters go
+            # on the convolutions that make the new features.
+            adapter_attention=r"features\..*\.layers\.conv1",
+            adapter_feedforward=r"features\..*\.layers\.conv2",
         ),
     )
 }

@@ -1,0 +1,89 @@
+"""Presets for the families beyond BERT and timm: Whisper encoders, decoder LMs, MONAI nets.
+
+Each tiny model is randomly initialised (no pretrained weights): the test checks that the
+preset finds the intended layers, the right head stays trainable, and the adapted model runs.
+"""
+
+import re
+
+import pytest
+import torch
+from monai.networks.nets import DenseNet
+from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperForAudioClassification
+
+from shared.inject import inject_method
+
+
+def tiny_random_whisper_classifier():
+    torch.manual_seed(0)
+    config = WhisperConfig(
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=1,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        num_mel_bins=8,
+        max_source_positions=16,
+        num_labels=3,
+    )
+    model = WhisperForAudioClassification(config)
+    return model, {"input_features": torch.randn(2, 8, 32)}
+
+
+def tiny_random_llama():
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=100,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
+    return LlamaForCausalLM(config), {"input_ids": torch.randint(0, 100, (2, 6))}
+
+
+def tiny_random_monai_densenet():
+    torch.manual_seed(0)
+    model = DenseNet(
+        spatial_dims=2,
+        in_channels=3,
+        out_channels=3,
+        init_features=8,
+        growth_rate=4,
+        block_config=(2, 2),
+    )
+    return model, torch.randn(2, 3, 32, 32)
+
+
+FAMILIES = {
+    "whisper": (
+        tiny_random_whisper_classifier,
+        ["projector", "classifier"],
+        r"self_attn\.(q|v)_proj",
+    ),
+    "decoder_lm": (tiny_random_llama, [], r"self_attn\.(q|v)_proj"),
+    "monai_net": (tiny_random_monai_densenet, ["class_layers.out"], r"layers\.conv\d"),
+}
+
+
+def run(model, inputs):
+    output = model(**inputs) if isinstance(inputs, dict) else model(inputs)
+    return getattr(output, "logits", output)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("method", ["lora", "ia3", "adapter_houlsby", "adapter_pfeiffer", "ssf"])
+def test_preset_adapts_the_intended_layers_and_the_model_runs(family, method):
+    build, heads, lora_layers = FAMILIES[family]
+    base, inputs = build()
+    before = run(base.eval(), inputs)
+    model, report = inject_method(base, {"name": method})
+    assert report.family == family and report.head_modules == heads
+    assert report.adapted_modules
+    if method == "lora":
+        assert all(re.search(lora_layers, n) for n in report.adapted_modules)
+    # every method is initialised as the identity, so the adapted model starts as the base
+    torch.testing.assert_close(run(model.eval(), inputs), before)
