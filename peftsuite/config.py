@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
 from hydra.errors import HydraException
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -96,10 +97,12 @@ def load_config(overrides: list[str] | None = None, config_dir: Path = CONFIG_DI
     Raises:
         ConfigError: naming the offending key, group or value.
     """
+    # The schema is the first entry of config.yaml's defaults, so every key it declares can be
+    # overridden even where no YAML file sets it.
+    ConfigStore.instance().store(name="suite_schema", node=SuiteConfig)
     try:
         with initialize_config_dir(config_dir=str(config_dir), version_base=None):
-            composed = compose(config_name="config", overrides=list(overrides or []))
-        config = OmegaConf.merge(OmegaConf.structured(SuiteConfig), composed)
+            config = compose(config_name="config", overrides=list(overrides or []))
     except (HydraException, OmegaConfBaseException) as error:
         raise ConfigError(f"config: {error}") from error
     OmegaConf.set_readonly(config, False)
