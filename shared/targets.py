@@ -30,21 +30,8 @@ def accepts(*layer_types: type) -> LayerCheck:
     return check
 
 
-def rank_divides_groups(rank: int, base: LayerCheck) -> LayerCheck:
-    """LoRA on a grouped convolution needs the rank to be divisible by the group count."""
-
-    def check(module: nn.Module) -> str | None:
-        reason = base(module)
-        if reason is None and isinstance(module, CONVOLUTIONS) and module.groups > 1:
-            if rank % module.groups:
-                return f"grouped convolution (groups={module.groups}) needs r divisible by groups"
-        return reason
-
-    return check
-
-
 def ungrouped(base: LayerCheck) -> LayerCheck:
-    """Reject grouped and depthwise convolutions, which the method's maths does not cover."""
+    """Reject grouped and depthwise convolutions: peft can train some but merge none of them."""
 
     def check(module: nn.Module) -> str | None:
         reason = base(module)

@@ -9,6 +9,7 @@ and squeeze-excite convolutions, BatchNormAct layers).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,9 @@ import torch
 from torch import nn
 from torch.nn import functional
 from transformers import BertConfig, BertForSequenceClassification
+
+from shared.inject import InjectionReport, inject_method
+from shared.methods import method_names
 
 NUM_CLASSES = 3
 BATCH_SIZE = 4
@@ -77,7 +81,7 @@ class TinyModelCase:
     family: str
     build: Callable[[], nn.Module]
     head: str
-    batch: Callable[[], Batch]
+    batch: Callable[..., Batch]
 
 
 TINY_MODEL_CASES: dict[str, TinyModelCase] = {
@@ -86,6 +90,30 @@ TINY_MODEL_CASES: dict[str, TinyModelCase] = {
         "cnn", tiny_random_efficientnet_classifier, "classifier", random_image_batch
     ),
 }
+
+
+# Methods that cannot go into a family's model, with the message their ValueError must match.
+NOT_APPLICABLE: dict[tuple[str, str], str] = {
+    # The CNN has no Linear layer outside its head, and VeRA adapts Linear layers only.
+    ("cnn", "vera"): (
+        r"method\.target_modules=.* matched no module that vera can adapt; "
+        r"skipped: .*Conv2d is not a supported layer type \(Linear\)"
+    ),
+    ("cnn", "prompt_tuning"): (
+        r"method\.name=prompt_tuning needs a transformers text model with token embeddings; "
+        r"EfficientNet has none"
+    ),
+}
+
+
+def applicable_pairs() -> list[tuple[str, str]]:
+    """Every (family, method) pair that must work, from the method registry."""
+    return [
+        (family, method)
+        for family in TINY_MODEL_CASES
+        for method in method_names()
+        if (family, method) not in NOT_APPLICABLE
+    ]
 
 
 def method_mapping(name: str, **fields: Any) -> dict[str, Any]:
@@ -114,3 +142,38 @@ def train_steps(model: nn.Module, batch: Batch, steps: int = 2, lr: float = 1e-2
         functional.cross_entropy(logits(model, inputs), labels).backward()
         optimizer.step()
     model.eval()
+
+
+@dataclass(frozen=True)
+class TrainedAdapter:
+    """A tiny model after injection and `train_steps`, with snapshots to compare against.
+
+    `outputs` are the eval-mode logits on `inputs`, a batch the model was not trained on.
+    """
+
+    model: nn.Module
+    report: InjectionReport
+    parameters_before_training: dict[str, torch.Tensor]
+    buffers_before_training: dict[str, torch.Tensor]
+    inputs: Any
+    outputs: torch.Tensor
+
+
+def train_adapter(family: str, method: str, **fields: Any) -> TrainedAdapter:
+    """Inject `method` into a fresh tiny model of `family` and train it for two steps."""
+    case = TINY_MODEL_CASES[family]
+    model, report = inject_method(case.build(), method_mapping(method, **fields))
+    parameters = {name: p.detach().clone() for name, p in model.named_parameters()}
+    buffers = {name: b.clone() for name, b in model.named_buffers()}
+    train_steps(model, case.batch())
+    inputs = case.batch(seed=1)[0]
+    with torch.no_grad():
+        outputs = logits(model, inputs)
+    return TrainedAdapter(model, report, parameters, buffers, inputs, outputs)
+
+
+@functools.cache
+def trained_adapter(family: str, method: str) -> TrainedAdapter:
+    """`train_adapter` with default fields, once per test session: tests must not change the
+    model (deep-copy it first)."""
+    return train_adapter(family, method)

@@ -1,8 +1,8 @@
 """Attach a learned transform to a module's output without renaming the module.
 
 SSF and bottleneck adapters act on a layer's output. Registering their parameters on the layer
-and applying them in a forward hook keeps every base parameter's name unchanged, so a merged
-model's state dict is the base model's, and saved adapters load by plain names.
+and applying them in a forward hook keeps every base parameter's name unchanged, so saved
+adapters load by plain names and merging only removes what the method added.
 """
 
 from __future__ import annotations

@@ -26,8 +26,7 @@ from shared.methods.registry import (
     MethodSpec,
     register_method,
 )
-from shared.targets import LINEAR_LAYERS, LayerCheck, accepts, rank_divides_groups, resolve_targets
-from shared.targets import ungrouped as ungrouped_only
+from shared.targets import LINEAR_LAYERS, LayerCheck, accepts, resolve_targets, ungrouped
 
 
 @dataclass
@@ -131,7 +130,7 @@ def lora_config(config, targets, heads, context, *, use_dora=False) -> peft.Lora
         lora_alpha=config.alpha,
         lora_dropout=config.dropout,
         target_modules=targets,
-        modules_to_save=heads or None,
+        modules_to_save=list(heads) or None,
         use_dora=use_dora,
     )
 
@@ -140,7 +139,7 @@ def ia3_config(config, targets, heads, context) -> peft.IA3Config:
     feedforward_pattern = re.compile(context.preset.ia3_feedforward) if context.preset else None
     feedforward = [n for n in targets if feedforward_pattern and feedforward_pattern.fullmatch(n)]
     return peft.IA3Config(
-        target_modules=targets, feedforward_modules=feedforward, modules_to_save=heads or None
+        target_modules=targets, feedforward_modules=feedforward, modules_to_save=list(heads) or None
     )
 
 
@@ -150,7 +149,7 @@ def loha_config(config, targets, heads, context) -> peft.LoHaConfig:
         alpha=config.alpha,
         rank_dropout=config.dropout,
         target_modules=targets,
-        modules_to_save=heads or None,
+        modules_to_save=list(heads) or None,
     )
 
 
@@ -160,7 +159,7 @@ def lokr_config(config, targets, heads, context) -> peft.LoKrConfig:
         alpha=config.alpha,
         rank_dropout=config.dropout,
         target_modules=targets,
-        modules_to_save=heads or None,
+        modules_to_save=list(heads) or None,
     )
 
 
@@ -169,7 +168,7 @@ def oft_config(config, targets, heads, context) -> peft.OFTConfig:
         r=0,
         oft_block_size=config.block_size,
         target_modules=targets,
-        modules_to_save=heads or None,
+        modules_to_save=list(heads) or None,
     )
 
 
@@ -178,7 +177,7 @@ def vera_config(config, targets, heads, context) -> peft.VeraConfig:
         r=config.r,
         vera_dropout=config.dropout,
         target_modules=targets,
-        modules_to_save=heads or None,
+        modules_to_save=list(heads) or None,
     )
 
 
@@ -192,7 +191,7 @@ def adalora_config(config, targets, heads, context) -> peft.AdaLoraConfig:
         lora_dropout=config.dropout,
         total_step=config.total_step,
         target_modules=targets,
-        modules_to_save=heads or None,
+        modules_to_save=list(heads) or None,
     )
 
 
@@ -201,13 +200,13 @@ LOW_RANK_LAYERS = (*LINEAR_LAYERS, *CONVOLUTIONS)
 RECIPES: dict[str, tuple[type[MethodConfig], PeftRecipe, str]] = {
     "lora": (
         LowRankConfig,
-        PeftRecipe(lambda c: rank_divides_groups(c.r, accepts(*LOW_RANK_LAYERS)), lora_config),
+        PeftRecipe(lambda c: ungrouped(accepts(*LOW_RANK_LAYERS)), lora_config),
         "low-rank update B·A added to each target weight",
     ),
     "dora": (
         LowRankConfig,
         PeftRecipe(
-            lambda c: rank_divides_groups(c.r, accepts(*LOW_RANK_LAYERS)),
+            lambda c: ungrouped(accepts(*LOW_RANK_LAYERS)),
             lambda *a: lora_config(*a, use_dora=True),
         ),
         "LoRA on the direction of each weight plus a learned magnitude",
@@ -241,7 +240,7 @@ RECIPES: dict[str, tuple[type[MethodConfig], PeftRecipe, str]] = {
     ),
     "adalora": (
         AdaLoRAMethodConfig,
-        PeftRecipe(lambda c: ungrouped_only(accepts(*LINEAR_LAYERS, nn.Conv2d)), adalora_config),
+        PeftRecipe(lambda c: ungrouped(accepts(*LINEAR_LAYERS, nn.Conv2d)), adalora_config),
         "SVD-form LoRA whose rank budget is re-allocated during training",
     ),
 }
@@ -278,7 +277,7 @@ def apply_prompt_tuning(
     peft_config = peft.PromptTuningConfig(
         task_type=task_type,
         num_virtual_tokens=config.num_virtual_tokens,
-        modules_to_save=context.head_names or None,
+        modules_to_save=list(context.head_names) or None,
     )
     wrapped = peft.get_peft_model(model, peft_config)
     return AppliedMethod(wrapped, ["prompt_encoder"], {})
