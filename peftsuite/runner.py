@@ -23,6 +23,7 @@ from peftsuite.run_directory import run_directory
 from pipelines.registry import get_pipeline
 from shared.atomic import write_json_atomic, write_text_atomic
 from shared.checkpoint import save_adapter
+from shared.confusion import confusion_counts, plot_confusion_matrix, write_per_class_table
 from shared.costs import CostTracker
 from shared.inject import inject_method
 from shared.lightning_module import PeftClassifier
@@ -79,6 +80,17 @@ def make_trainer(config: DictConfig, directory: Path, costs: CostTracker) -> lig
     )
 
 
+def write_per_class_results(module: PeftClassifier, directory: Path, title: str) -> None:
+    counts = confusion_counts(module.test_probabilities, module.test_labels)
+    plot_confusion_matrix(counts, module.label_names, directory / "confusion_matrix.png", title)
+    write_per_class_table(
+        counts,
+        module.test_metrics["auroc_per_class"],
+        module.label_names,
+        directory / "per_class.md",
+    )
+
+
 def run_experiment(config: DictConfig) -> Path:
     """Train and test `config`; returns the run directory holding its results."""
     directory = run_directory(config)
@@ -126,5 +138,9 @@ def run_experiment(config: DictConfig) -> Path:
         "data": prepared.data_summary,
         "learning_rate": module.learning_rate,
     }
+    if not prepared.multilabel:
+        write_per_class_results(
+            module, directory, title=f"{config.method.name} on {config.data.name}"
+        )
     write_json_atomic(directory / METRICS_FILE, results)
     return directory

@@ -53,6 +53,8 @@ class PeftClassifier(lightning.LightningModule):
         self.strict_loading = False
         self.val_auroc = self.make_auroc()
         self.test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.test_probabilities = torch.empty(0)
+        self.test_labels = torch.empty(0)
         self.test_metrics: dict[str, Any] = {}
 
     def make_auroc(self) -> torchmetrics.Metric:
@@ -112,10 +114,13 @@ class PeftClassifier(lightning.LightningModule):
         self.test_outputs.clear()
 
     def on_test_epoch_end(self) -> None:
-        probabilities = torch.cat([p for p, _ in self.test_outputs])
-        labels = torch.cat([y for _, y in self.test_outputs])
+        self.test_probabilities = torch.cat([p for p, _ in self.test_outputs])
+        self.test_labels = torch.cat([y for _, y in self.test_outputs])
         self.test_metrics = classification_metrics(
-            probabilities, labels, multilabel=self.multilabel, label_names=self.label_names
+            self.test_probabilities,
+            self.test_labels,
+            multilabel=self.multilabel,
+            label_names=self.label_names,
         )
         self.log_dict(
             {f"test_{k}": v for k, v in self.test_metrics.items() if isinstance(v, float)}

@@ -36,7 +36,7 @@ class LowRankConfig(MethodConfig):
     r: int = 8
     alpha: int = 16
     dropout: float = 0.0
-    learning_rate: float = 5e-4
+    learning_rate: float = 2e-3
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -6,6 +6,7 @@ not redone.
 """
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,12 +20,12 @@ from shared.metrics import classification_metrics
 
 pytestmark = pytest.mark.slow
 
-SMOKE = ["trainer=smoke", "data.fraction=0.3", "model.max_length=64", "data.eval_batch_size=32"]
+SMOKE = ["trainer=smoke", "model.max_length=64", "data.eval_batch_size=32"]
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    overrides = [*SMOKE, f"run.output_dir={tmp_path_factory.mktemp('runs')}"]
+    overrides = [*SMOKE, "data.fraction=0.3", f"run.output_dir={tmp_path_factory.mktemp('runs')}"]
     config = load_config(overrides)
     directory = run_experiment(config)
     return config, directory, json.loads((directory / METRICS_FILE).read_text())
@@ -101,3 +102,24 @@ def test_an_interrupted_run_resumes_without_retraining(finished_run):
     resumed = json.loads((directory / METRICS_FILE).read_text())
     assert resumed["costs"]["train_samples"] == 0
     assert resumed["test"]["auroc_macro"] == pytest.approx(metrics["test"]["auroc_macro"])
+
+
+DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"real data not at {DATA_DIR}")
+def test_multiclass_run_writes_confusion_matrix_and_per_class_table(tmp_path):
+    config = load_config(
+        [
+            *SMOKE,
+            "data=symptom2disease",
+            f"data.data_dir={DATA_DIR}",
+            "data.k_shot=2",
+            "method=bitfit",
+            f"run.output_dir={tmp_path}",
+        ]
+    )
+    directory = run_experiment(config)
+    assert (directory / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    table = (directory / "per_class.md").read_text().splitlines()
+    assert len(table) == 2 + 24  # header, rule, one row per disease
