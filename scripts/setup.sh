@@ -11,6 +11,10 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
 fi
 
 echo "peftsuite: installing into .venv (first run takes a few minutes)" >&2
+# Fashion-MNIST (the offline general-vision contrast set) comes from Debian.
+if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends dataset-fashion-mnist
+fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -c constraints.txt -e ".[dev]"
