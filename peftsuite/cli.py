@@ -54,3 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, FileNotFoundError) as error:  # bad input: one clear line
         print(f"peftsuite: error: {error}", file=sys.stderr)
         raise SystemExit(2) from error
+
+
+if __name__ == "__main__":
+    main()

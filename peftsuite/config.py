@@ -32,7 +32,7 @@ class PipelineSection:
 @dataclass
 class ModelSection:
     name: str = MISSING
-    max_length: int = 128
+    max_length: int = 128  # text only: tokens per input
 
 
 @dataclass
@@ -44,6 +44,8 @@ class DataSection:
     batch_size: int = 16
     eval_batch_size: int = 64
     num_workers: int = 0
+    image_size: int = 64  # images only: input resolution (28 is MedMNIST's native size)
+    augment: bool = False  # images only: random flips, small rotations and zooms in training
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -11,7 +11,10 @@ from pipelines.prepared import PreparedPipeline
 
 # name -> "module:function" building a PreparedPipeline; imported lazily so one domain's
 # dependencies never slow down or break another's.
-PIPELINES = {"clinical_text": "pipelines.clinical_text.pipeline:prepare_clinical_text"}
+PIPELINES = {
+    "clinical_text": "pipelines.clinical_text.pipeline:prepare_clinical_text",
+    "vision": "pipelines.vision.pipeline:prepare_vision",
+}
 
 
 def get_pipeline(name: str) -> Callable[[DictConfig], PreparedPipeline]:

@@ -76,16 +76,21 @@ PRESETS: dict[str, ArchitecturePreset] = {
             # filtered out per method by the layer-support check in `targets.py`.
             family="timm_cnn",
             attention=r"(blocks|stages|layer\d)\..*conv\w*",
-            ia3=r"(blocks|stages|layer\d)\..*conv\w*",
-            ia3_feedforward=r"$^",
-            adapter_attention=r"(blocks|stages|layer\d)\..*\.(conv_dw|conv2|conv_dw\w*)",
+            # Every one of these convolutions feeds a BatchNorm, which in train mode undoes any
+            # per-channel rescaling of its output; IA3 scales their (post-activation) inputs.
+            # Depthwise convs are left out: scaling their input is scaling their output.
+            ia3=r"(blocks|stages|layer\d)\..*\.(conv_pw|conv_pwl|conv\d)",
+            ia3_feedforward=r"(blocks|stages|layer\d)\..*\.(conv_pw|conv_pwl|conv\d)",
+            # After the projection back to block width, not the 6x-expanded depthwise output.
+            adapter_attention=r"(blocks|stages|layer\d)\..*\.(conv_pwl|conv2)",
             adapter_feedforward=r"(blocks\.\d+\.\d+|stages\.\d+\.blocks\.\d+|layer\d\.\d+)",
         ),
         ArchitecturePreset(
             family="monai_net",
             attention=r"features\..*\.(conv\d|layers\.conv\d)",
             ia3=r"features\..*\.(conv\d|layers\.conv\d)",
-            ia3_feedforward=r"$^",
+            # Each of these feeds only BatchNorms, which undo an output rescaling in train mode.
+            ia3_feedforward=r"features\..*\.(conv\d|layers\.conv\d)",
             # A dense layer's output is its input concatenated with new features, so adapters go
             # on the convolutions that make the new features.
             adapter_attention=r"features\..*\.layers\.conv1",

@@ -83,8 +83,13 @@ class PeftClassifier(lightning.LightningModule):
         return probabilities
 
     def on_fit_start(self) -> None:
-        # Pretrained models load in eval mode; dropout belongs to training.
+        # Pretrained models load in eval mode; dropout belongs to training. Lightning restores
+        # these per-module modes after every validation, so they hold for the whole fit.
         self.model.train()
+        if not self.report.method_config.get("train_batchnorm_statistics", True):
+            for module in self.model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
 
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
         loss, _ = self.loss_and_probabilities(batch)

@@ -2,9 +2,10 @@
 
 Nothing here is pretrained. Every builder seeds torch before it builds, so two calls return
 bit-identical weights: the second call is the "fresh base" a saved adapter is restored onto.
-The two families cover the two kinds of layer the injection layer must handle: a BERT-like text
-classifier (Linear layers, LayerNorm) and timm's `test_efficientnet` (full, pointwise, depthwise
-and squeeze-excite convolutions, BatchNormAct layers).
+The three families cover the kinds of layer the injection layer must handle: a BERT-like text
+classifier (Linear layers, LayerNorm), timm's `test_efficientnet` (full, pointwise, depthwise
+and squeeze-excite convolutions, BatchNormAct layers) and timm's `test_vit` (a patch-embedding
+convolution, fused qkv projections, a head named `head`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ BATCH_SIZE = 4
 SEQUENCE_LENGTH = 8
 VOCAB_SIZE = 100
 IMAGE_SIZE = 64
+VIT_DEPTH = 2
 
 # Fields a method cannot run without; everything else keeps the method's defaults.
 REQUIRED_METHOD_FIELDS: dict[str, dict[str, Any]] = {"adalora": {"total_step": 10}}
@@ -56,9 +58,11 @@ def tiny_random_efficientnet_classifier() -> nn.Module:
 
 
 def tiny_random_vit() -> nn.Module:
-    """timm's `test_vit` with random weights (used for family detection only)."""
+    """timm's `test_vit` cut to 2 blocks for 64x64 images (16 patches), random, 3 classes."""
     torch.manual_seed(0)
-    return timm.create_model("test_vit", num_classes=NUM_CLASSES).eval()
+    return timm.create_model(
+        "test_vit", num_classes=NUM_CLASSES, img_size=IMAGE_SIZE, depth=VIT_DEPTH
+    ).eval()
 
 
 def random_text_batch(seed: int = 0) -> Batch:
@@ -89,6 +93,7 @@ TINY_MODEL_CASES: dict[str, TinyModelCase] = {
     "cnn": TinyModelCase(
         "cnn", tiny_random_efficientnet_classifier, "classifier", random_image_batch
     ),
+    "vit": TinyModelCase("vit", tiny_random_vit, "head", random_image_batch),
 }
 
 
@@ -102,6 +107,10 @@ NOT_APPLICABLE: dict[tuple[str, str], str] = {
     ("cnn", "prompt_tuning"): (
         r"method\.name=prompt_tuning needs a transformers text model with token embeddings; "
         r"EfficientNet has none"
+    ),
+    ("vit", "prompt_tuning"): (
+        r"method\.name=prompt_tuning needs a transformers text model with token embeddings; "
+        r"VisionTransformer has none"
     ),
 }
 

@@ -23,6 +23,7 @@ from shared.methods.registry import (
 @dataclass
 class FullFinetuneConfig(MethodConfig):
     learning_rate: float = 5e-5
+    train_batchnorm_statistics: bool = True
 
 
 @dataclass

@@ -27,6 +27,9 @@ class MethodConfig:
         head_modules: the task head, which always trains. None finds it from the model.
         family: the architecture family; None detects it from the model.
         learning_rate: the method's default learning rate (optim.lr overrides it).
+        train_batchnorm_statistics: whether BatchNorm running statistics update in training.
+            Off for PEFT methods: with batch statistics, a BatchNorm undoes any per-channel
+            scale or shift of its input, which is what SSF and IA3 learn on convolutions.
     """
 
     name: str = ""
@@ -34,6 +37,7 @@ class MethodConfig:
     head_modules: list[str] | None = None
     family: str | None = None
     learning_rate: float = 1e-3
+    train_batchnorm_statistics: bool = False
 
     def __post_init__(self) -> None:
         if self.learning_rate <= 0:

@@ -68,11 +68,13 @@ def test_target_regex_matching_nothing_shows_what_names_look_like():
 @pytest.mark.parametrize("family", list(TINY_MODEL_CASES))
 def test_head_modules_naming_a_missing_module_is_rejected(family):
     case = TINY_MODEL_CASES[family]
-    expected = rf"method\.head_modules: no module named \['head'\] in {type(case.build()).__name__}"
+    missing = "no_such_head"  # not `head`: that is the ViT's real head
+    model_type = type(case.build()).__name__
+    expected = rf"method\.head_modules: no module named \['{missing}'\] in {model_type}"
     with pytest.raises(ValueError, match=expected):
-        inject_method(case.build(), {"name": "lora"}, head_modules=["head"])
+        inject_method(case.build(), {"name": "lora"}, head_modules=[missing])
     with pytest.raises(ValueError, match=expected):
-        inject_method(case.build(), {"name": "lora", "head_modules": ["head"]})
+        inject_method(case.build(), {"name": "lora", "head_modules": [missing]})
 
 
 def test_head_modules_in_the_config_win_over_the_argument():

@@ -1,4 +1,4 @@
-"""Tests for shared.inject: every registered method on a tiny random BERT and a tiny random CNN.
+"""Tests for shared.inject: every registered method on a tiny random BERT, CNN and ViT.
 
 For each (family, method) pair the expected trainable parameter count is computed here, from the
 layer shapes of a fresh copy of the model and the parameter shapes each method's paper (or peft's
@@ -34,10 +34,13 @@ APPLICABLE = [
     pytest.param(family, method, id=f"{family}-{method}") for family, method in applicable_pairs()
 ]
 NORM_LAYERS = (nn.LayerNorm, nn.modules.batchnorm._BatchNorm)
-EXPECTED_FAMILY = {"bert": "bert_encoder", "cnn": "timm_cnn"}
-# IA3 rescales the *input* of a transformer's second feed-forward layer, and the *output* of
-# every other layer it adapts (keys, values, convolutions).
-FEEDFORWARD_SECOND_LAYER = re.compile(r".*\.layer\.\d+\.output\.dense")
+EXPECTED_FAMILY = {"bert": "bert_encoder", "cnn": "timm_cnn", "vit": "timm_vit"}
+# IA3 rescales the *input* of a transformer's second feed-forward layer and of a CNN's
+# pointwise convolutions (their outputs feed BatchNorms), and the *output* of every other layer
+# it adapts (keys, values, fused qkv).
+FEEDFORWARD_SECOND_LAYER = re.compile(
+    r".*\.layer\.\d+\.output\.dense|blocks\.\d+\.mlp\.fc2|blocks\.\d+\.\d+\.conv_pwl?"
+)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ def test_training_moves_only_trainable_parameters_and_scores_the_test_set(tmp_pa
 
 
 def test_checkpoint_holds_trainable_tensors_and_moved_batchnorm_statistics_only(tmp_path):
-    model, report = inject_method(tiny_random_efficientnet_classifier(), {"name": "bitfit"})
+    method = {"name": "bitfit", "train_batchnorm_statistics": True}
+    model, report = inject_method(tiny_random_efficientnet_classifier(), method)
     module = PeftClassifier(model, report, label_names=LABELS, multilabel=False, learning_rate=1e-2)
     fit_and_test(module, image_batches(2), tmp_path)
 
@@ -80,3 +81,15 @@ def test_dropout_is_active_during_training(tmp_path):
     assert not all(m.training for m in model.modules())  # pretrained models load in eval mode
     module.on_fit_start()
     assert all(m.training for m in model.modules())
+
+
+@pytest.mark.parametrize(("method", "statistics_move"), [("ssf", False), ("full", True)])
+def test_batchnorm_statistics_freeze_for_peft_methods_and_train_for_full(
+    tmp_path, method, statistics_move
+):
+    model, report = inject_method(tiny_random_efficientnet_classifier(), {"name": method})
+    before = {n: b.clone() for n, b in model.named_buffers() if "running_mean" in n}
+    module = PeftClassifier(model, report, label_names=LABELS, multilabel=False, learning_rate=1e-3)
+    fit_and_test(module, image_batches(2), tmp_path)
+    moved = any(not torch.equal(b, before[n]) for n, b in model.named_buffers() if n in before)
+    assert moved == statistics_move
