@@ -105,10 +105,15 @@ def load_image_dataset(
         seed: seeds the Fashion-MNIST validation split; MedMNIST splits are official and fixed.
         options: dataset options, see `IMAGE_DATASETS[name].options` for names and defaults.
     """
+    if name == "image_folder":  # classes come from the folder, not from a registry entry
+        from pipelines.vision.image_folder import load_image_folder
+
+        return load_image_folder(data_dir, seed, **options)
     dataset = IMAGE_DATASETS.get(name)
     if dataset is None:
         raise ValueError(
-            f"data.name={name!r} is not an image dataset; valid names: {', '.join(IMAGE_DATASETS)}."
+            f"data.name={name!r} is not an image dataset; valid names: "
+            f"{', '.join(IMAGE_DATASETS)}, image_folder."
         )
     unknown = sorted(set(options) - set(dataset.options))
     if unknown:
