@@ -13,7 +13,8 @@ fi
 echo "peftsuite: installing into .venv (first run takes a few minutes)" >&2
 # Fashion-MNIST (the offline general-vision contrast set) comes from Debian.
 if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends dataset-fashion-mnist
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends dataset-fashion-mnist; } \
+        || echo "peftsuite: could not install dataset-fashion-mnist; data=fashion_mnist will not load" >&2
 fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
