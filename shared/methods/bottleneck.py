@@ -94,8 +94,8 @@ def add_adapter(module: nn.Module, config: BottleneckConfig) -> None:
     attach_output_transform(module, adapter)
 
 
-def accepts_any_layer(module: nn.Module) -> None:
-    return None
+def accepts_any_layer(module: nn.Module) -> str | None:
+    return None  # adapters wrap any module whose output width is known
 
 
 def make_apply(placements: tuple[str, ...], method: str):
