@@ -51,6 +51,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from benchmarks.clinical_costs_report import (
+    busy_warning,
     describe_machine,
     load_average,
     markdown_report,
@@ -454,11 +455,13 @@ def main(argv: list[str] | None = None) -> None:
         run_worker(arguments)
         return
     # Piped output would otherwise wrap the tables at 80 columns.
-    console = Console(width=None if sys.stdout.isatty() else 120)
+    console = Console(width=None if sys.stdout.isatty() else 140)
     machine = describe_machine()
     methods, overhead = measure_everything(arguments, console)
     machine["load average at end (1/5/15 min)"] = load_average()
     console.print(rich_table("Cost per method", *method_table(methods)))
+    if warning := busy_warning(methods):
+        console.print(warning)
     console.print(rich_table("Suite loop against a hand-written loop", *overhead_table(overhead)))
     console.print(verdict(overhead))
     for note in measurement_notes(arguments, methods[0]["memory_kind"], OVERHEAD_METHOD):

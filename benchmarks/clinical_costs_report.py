@@ -116,6 +116,22 @@ def verdict(overhead: dict[str, Any]) -> str:
     return line
 
 
+def busy_warning(methods: list[dict[str, Any]]) -> str | None:
+    """A warning naming the methods timed while other work held the CPU, if any were."""
+    busy = [
+        f"{result['method']} ({result['cpu_share']:.2f})"
+        for result in methods
+        if result["device"] == "cpu" and result["cpu_share"] < BUSY_CPU_SHARE
+    ]
+    if not busy:
+        return None
+    return (
+        f"Busy machine: {', '.join(busy)} ran with a CPU share below {BUSY_CPU_SHARE:g}, so "
+        "their step times and throughput are not comparable with the others'; run again when "
+        "the machine is idle."
+    )
+
+
 def measurement_notes(
     arguments: argparse.Namespace, memory_kind: str, overhead_method: str
 ) -> list[str]:
@@ -172,20 +188,21 @@ def markdown_report(
 ) -> str:
     machine_lines = [f"- {key}: {value}" for key, value in machine.items()]
     notes = measurement_notes(arguments, methods[0]["memory_kind"], overhead["method"])
-    return "\n\n".join(
-        [
-            f"# Clinical text costs: MiniLM on {arguments.dataset}",
-            f"Written by `{command}`; every number below was measured in that run.",
-            "\n".join(machine_lines),
-            "## Cost per method",
-            markdown_table(*method_table(methods)),
-            "## Suite training loop against a hand-written loop",
-            markdown_table(*overhead_table(overhead)),
-            f"**{verdict(overhead)}**",
-            "## What was measured",
-            "\n".join(f"- {note}" for note in notes),
-        ]
-    )
+    warning = busy_warning(methods)
+    sections = [
+        f"# Clinical text costs: MiniLM on {arguments.dataset}",
+        f"Written by `{command}`; every number below was measured in that run.",
+        "\n".join(machine_lines),
+        "## Cost per method",
+        markdown_table(*method_table(methods)),
+        f"**{warning}**" if warning else None,
+        "## Suite training loop against a hand-written loop",
+        markdown_table(*overhead_table(overhead)),
+        f"**{verdict(overhead)}**",
+        "## What was measured",
+        "\n".join(f"- {note}" for note in notes),
+    ]
+    return "\n\n".join(section for section in sections if section)
 
 
 def quartile_bars(axes, names: list[str], timings: list[dict[str, float]], title: str) -> None:
