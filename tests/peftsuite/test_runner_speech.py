@@ -1,0 +1,37 @@
+"""FSDD end to end on the converted pretrained Whisper tiny.en encoder, speakers held out."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from peftsuite.config import load_config
+from peftsuite.runner import METRICS_FILE, run_experiment
+
+DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"real data not at {DATA_DIR}"),
+]
+
+
+def test_fsdd_lora_run_with_held_out_speakers(tmp_path):
+    config = load_config(
+        [
+            "experiment=fsdd_whisper_tiny_en",
+            "method=lora",
+            f"data.data_dir={DATA_DIR}",
+            "data.k_shot=3",
+            "trainer=smoke",
+            f"run.output_dir={tmp_path}",
+        ]
+    )
+    directory = run_experiment(config)
+    metrics = json.loads((directory / METRICS_FILE).read_text())
+
+    data = metrics["data"]
+    assert data["train_size"] == 30 and data["test_speakers"] == ["george", "lucas"]
+    assert set(metrics["test"]["auroc_per_class"]) == {str(d) for d in range(10)}
+    adapted = metrics["injection"]["adapted_modules"]
+    assert adapted and all("encoder.layers" in name for name in adapted)
+    assert (directory / "confusion_matrix.png").is_file()
