@@ -6,12 +6,17 @@ composition, built before any training so bad data or a bad backbone fails fast.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import lightning
+import numpy as np
+from omegaconf import DictConfig
 from torch import nn
+
+from shared.low_data import subsample_indices
 
 
 @dataclass
@@ -35,3 +40,40 @@ class PreparedPipeline:
     train_size: int
     baselines: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     data_summary: dict[str, Any] = field(default_factory=dict)
+
+
+def subsample_training_split(splits: Any, data: DictConfig, seed: int) -> Any:
+    """The same splits with the training split cut to `data.fraction` or `data.k_shot`.
+
+    `splits` is any domain's splits dataclass whose `train` has `labels` and `subset(indices)`.
+    """
+    indices = subsample_indices(
+        splits.train.labels,
+        fraction=data.fraction,
+        k_shot=data.k_shot,
+        seed=seed,
+        label_names=splits.label_names,
+    )
+    return dataclasses.replace(splits, train=splits.train.subset(indices))
+
+
+def data_summary(data: DictConfig, full: Any, splits: Any, **extra: Any) -> dict[str, Any]:
+    """Split sizes, label set and subsampling facts of a run, for its metrics.json."""
+    labels = splits.train.labels
+    multilabel = labels.ndim == 2
+    counts = (
+        labels.sum(axis=0) if multilabel else np.bincount(labels, minlength=len(splits.label_names))
+    )
+    return {
+        "dataset": data.name,
+        "label_names": list(splits.label_names),
+        "multilabel": multilabel,
+        "train_size_full": len(full.train.labels),
+        "train_size": len(labels),
+        "val_size": len(splits.val.labels),
+        "test_size": len(splits.test.labels),
+        "fraction": data.fraction,
+        "k_shot": data.k_shot,
+        "train_label_counts": counts.tolist(),
+        **extra,
+    }

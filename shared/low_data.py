@@ -199,3 +199,13 @@ def _require_every_class(
             f"{field}={value}: class {name!r} has no {what} after subsampling "
             f"({in_split} in the full training split); use a larger {field}."
         )
+
+
+def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded `fraction` of each class (rounded, at least one per class)."""
+    rng = np.random.default_rng(seed)
+    held_out = []
+    for class_id in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == class_id))
+        held_out.append(members[: max(1, round(fraction * members.size))])
+    return np.sort(np.concatenate(held_out))

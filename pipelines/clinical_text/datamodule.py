@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import lightning
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
 from pipelines.clinical_text.datasets import TextClassificationSplits, TextExamples
+from shared.datamodule import SplitDataModule
 
 
 class TokenizedExamples(torch.utils.data.Dataset):
@@ -28,7 +27,7 @@ class TokenizedExamples(torch.utils.data.Dataset):
         return {"features": features, "label": self.labels[index]}
 
 
-class TextClassificationDataModule(lightning.LightningDataModule):
+class TextClassificationDataModule(SplitDataModule):
     """Serves train (already subsampled), validation and test splits of a text dataset."""
 
     def __init__(
@@ -41,14 +40,15 @@ class TextClassificationDataModule(lightning.LightningDataModule):
         eval_batch_size: int,
         num_workers: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            num_workers=num_workers,
+            collate_fn=self.collate,
+        )
         self.splits = splits
         self.tokenizer = tokenizer
         self.max_length = max_length
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size
-        self.num_workers = num_workers
-        self.datasets: dict[str, TokenizedExamples] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
@@ -60,21 +60,3 @@ class TextClassificationDataModule(lightning.LightningDataModule):
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         inputs = self.tokenizer.pad([item["features"] for item in items], return_tensors="pt")
         return {"inputs": dict(inputs), "labels": torch.stack([item["label"] for item in items])}
-
-    def loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.datasets[split],
-            batch_size=batch_size,
-            shuffle=shuffle,
-            collate_fn=self.collate,
-            num_workers=self.num_workers,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader("train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self.loader("val", self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self.loader("test", self.eval_batch_size, shuffle=False)

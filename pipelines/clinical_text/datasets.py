@@ -68,6 +68,9 @@ class TextExamples:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def subset(self, indices: np.ndarray) -> TextExamples:
+        return TextExamples([self.texts[i] for i in indices], self.labels[indices])
+
 
 @dataclass(frozen=True)
 class TextClassificationSplits:

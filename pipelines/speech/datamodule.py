@@ -10,13 +10,12 @@ silently truncated, since the cut-off part may carry the label.
 
 from __future__ import annotations
 
-import lightning
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 from transformers import WhisperFeatureExtractor
 
 from pipelines.speech.datasets import SAMPLE_RATE, SPLITS, AudioClassificationSplits, AudioExamples
+from shared.datamodule import SplitDataModule
 
 FEATURE_CHUNK = 256  # clips per feature-extractor call, bounding its float64 intermediates
 
@@ -76,7 +75,7 @@ def log_mel_features(
     return features
 
 
-class AudioClassificationDataModule(lightning.LightningDataModule):
+class AudioClassificationDataModule(SplitDataModule):
     """Serves train (already subsampled), validation and test splits of an audio dataset.
 
     `feature_extractor` is the backbone's Whisper extractor (80 mels for whisper-tiny);
@@ -93,7 +92,9 @@ class AudioClassificationDataModule(lightning.LightningDataModule):
         eval_batch_size: int,
         num_workers: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(
+            batch_size=batch_size, eval_batch_size=eval_batch_size, num_workers=num_workers
+        )
         if feature_extractor.sampling_rate != SAMPLE_RATE:
             raise ValueError(
                 f"the feature extractor expects {feature_extractor.sampling_rate} Hz audio; the "
@@ -108,10 +109,6 @@ class AudioClassificationDataModule(lightning.LightningDataModule):
         self.splits = splits
         self.feature_extractor = feature_extractor
         self.window_samples = window_samples
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size
-        self.num_workers = num_workers
-        self.datasets: dict[str, LogMelFeatures] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
@@ -123,20 +120,3 @@ class AudioClassificationDataModule(lightning.LightningDataModule):
             )
             labels = torch.as_tensor(np.asarray(examples.labels, dtype=np.int64))
             self.datasets[split] = LogMelFeatures(features, labels)
-
-    def loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.datasets[split],
-            batch_size=batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader("train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self.loader("val", self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self.loader("test", self.eval_batch_size, shuffle=False)

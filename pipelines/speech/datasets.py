@@ -29,7 +29,7 @@ import soundfile
 import torch
 import torchaudio
 
-from pipelines.vision.datasets import stratified_holdout
+from shared.low_data import stratified_holdout
 
 SAMPLE_RATE = 16000
 SPLITS = ("train", "val", "test")

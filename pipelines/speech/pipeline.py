@@ -6,16 +6,12 @@ and a per-class table for every run.
 
 from __future__ import annotations
 
-import dataclasses
-
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from pipelines.prepared import PreparedPipeline
+from pipelines.prepared import PreparedPipeline, data_summary, subsample_training_split
 from pipelines.speech.backbone import build_audio_classifier
 from pipelines.speech.datamodule import AudioClassificationDataModule
 from pipelines.speech.datasets import load_audio_dataset
-from shared.low_data import subsample_indices
 
 
 def prepare_speech(config: DictConfig) -> PreparedPipeline:
@@ -23,14 +19,7 @@ def prepare_speech(config: DictConfig) -> PreparedPipeline:
     data = config.data
     options = OmegaConf.to_container(data.options, resolve=True) or {}
     full = load_audio_dataset(data.name, data.data_dir, seed=config.seed, **options)
-    indices = subsample_indices(
-        full.train.labels,
-        fraction=data.fraction,
-        k_shot=data.k_shot,
-        seed=config.seed,
-        label_names=full.label_names,
-    )
-    splits = dataclasses.replace(full, train=full.train.subset(indices))
+    splits = subsample_training_split(full, data, config.seed)
     backbone = build_audio_classifier(
         config.model.name, num_labels=len(splits.label_names), window_seconds=data.window_seconds
     )
@@ -42,7 +31,6 @@ def prepare_speech(config: DictConfig) -> PreparedPipeline:
         eval_batch_size=data.eval_batch_size,
         num_workers=data.num_workers,
     )
-    classes = len(splits.label_names)
     return PreparedPipeline(
         model=backbone.model,
         head_modules=list(backbone.head_modules),
@@ -50,18 +38,11 @@ def prepare_speech(config: DictConfig) -> PreparedPipeline:
         label_names=splits.label_names,
         multilabel=False,
         train_size=len(splits.train.labels),
-        data_summary={
-            "dataset": data.name,
-            "label_names": list(splits.label_names),
-            "multilabel": False,
-            "window_seconds": data.window_seconds,
-            "train_size_full": len(full.train.labels),
-            "train_size": len(splits.train.labels),
-            "val_size": len(splits.val.labels),
-            "test_size": len(splits.test.labels),
-            "test_speakers": sorted(set(splits.test.speakers)),
-            "fraction": data.fraction,
-            "k_shot": data.k_shot,
-            "train_label_counts": np.bincount(splits.train.labels, minlength=classes).tolist(),
-        },
+        data_summary=data_summary(
+            data,
+            full,
+            splits,
+            window_seconds=data.window_seconds,
+            test_speakers=sorted(set(splits.test.speakers)),
+        ),
     )

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import lightning
 import numpy as np
 import torch
 from monai.data.utils import worker_init_fn
 from monai.transforms import Compose
-from torch.utils.data import DataLoader
 
 from pipelines.vision.datasets import SPLITS, ImageClassificationSplits, ImageExamples
 from pipelines.vision.transforms import eval_transforms, train_transforms
+from shared.datamodule import SplitDataModule
 
 FLOAT32_BYTES = 4
 
@@ -44,7 +43,7 @@ class TransformedImages(torch.utils.data.Dataset):
         return {"inputs": inputs, "labels": self.labels[index]}
 
 
-class ImageClassificationDataModule(lightning.LightningDataModule):
+class ImageClassificationDataModule(SplitDataModule):
     """Serves train (already subsampled), validation and test splits of an image dataset.
 
     `mean` and `std` are the backbone's per-channel normalisation on the [0, 1] pixel scale;
@@ -66,18 +65,19 @@ class ImageClassificationDataModule(lightning.LightningDataModule):
         seed: int = 0,
         max_cache_bytes: int = 2 * 2**30,
     ) -> None:
-        super().__init__()
+        super().__init__(
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            num_workers=num_workers,
+            worker_init_fn=worker_init_fn,
+        )
         self.splits = splits
         self.image_size = image_size
         self.mean = list(mean)
         self.std = list(std)
         self.augment = augment
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size
-        self.num_workers = num_workers
         self.seed = seed
         self.max_cache_bytes = max_cache_bytes
-        self.datasets: dict[str, TransformedImages] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
@@ -101,21 +101,3 @@ class ImageClassificationDataModule(lightning.LightningDataModule):
             size = len(examples) * 3 * self.image_size**2 * FLOAT32_BYTES
             cache = not random and size <= self.max_cache_bytes
             self.datasets[split] = TransformedImages(examples, transform, cache)
-
-    def loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.datasets[split],
-            batch_size=batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            worker_init_fn=worker_init_fn,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader("train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self.loader("val", self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self.loader("test", self.eval_batch_size, shuffle=False)

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from shared.low_data import stratified_holdout
+
 MEDMNIST_SOURCE = (
     "MedMNIST v2 on Zenodo (https://zenodo.org/records/10519652, CC BY 4.0; Yang et al., "
     "Sci. Data 10:41, 2023)"
@@ -323,16 +325,6 @@ def read_idx(path: Path) -> np.ndarray:
             f"{shape} ({int(np.prod(shape))} bytes); the file is truncated or corrupt."
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape).copy()
-
-
-def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Sorted indices of a seeded `fraction` of each class (rounded, at least one per class)."""
-    rng = np.random.default_rng(seed)
-    held_out = []
-    for class_id in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == class_id))
-        held_out.append(members[: max(1, round(fraction * members.size))])
-    return np.sort(np.concatenate(held_out))
 
 
 def _medmnist(label_names: Sequence[str], channels: int, **entry: Any) -> ImageDataset:

@@ -13,11 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from pipelines.vision.datasets import (
-    ImageClassificationSplits,
-    ImageExamples,
-    stratified_holdout,
-)
+from pipelines.vision.datasets import ImageClassificationSplits, ImageExamples
+from shared.low_data import stratified_holdout
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SPLITS = ("train", "val", "test")
