@@ -27,6 +27,8 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 class PipelineSection:
     name: str = MISSING
     baselines: bool = True
+    monitor: str = "val_auroc"  # the validation metric that picks the checkpoint to test
+    monitor_mode: str = "max"  # "max" or "min" (e.g. val_loss)
 
 
 @dataclass
@@ -48,6 +50,9 @@ class DataSection:
     augment: bool = False  # images only: random flips, small rotations and zooms in training
     window_seconds: float = 2.5  # audio only: the encoder's input window (clips are padded)
     options: dict[str, Any] = field(default_factory=dict)
+    # Cross-domain test sets: dataset name -> its options; their test splits are scored beside
+    # the in-domain test (same label set), e.g. {fsdd: {split: speakers}} after synthetic speech.
+    cross_domain: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,4 +115,8 @@ def load_config(overrides: list[str] | None = None, config_dir: Path = CONFIG_DI
         raise ConfigError(f"config: {error}") from error
     OmegaConf.set_readonly(config, False)
     method_config_from_mapping(OmegaConf.to_container(config.method, resolve=True))
+    if config.pipeline.monitor_mode not in ("max", "min"):
+        raise ConfigError(
+            f"pipeline.monitor_mode must be 'max' or 'min', got {config.pipeline.monitor_mode!r}"
+        )
     return config

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from peftsuite.checkpoint_io import AtomicCheckpointIO
 from peftsuite.run_directory import run_directory
+from pipelines.prepared import PreparedPipeline
 from pipelines.registry import get_pipeline
 from shared.atomic import write_json_atomic, write_text_atomic
 from shared.checkpoint import save_adapter
@@ -61,8 +62,8 @@ def make_trainer(config: DictConfig, directory: Path, costs: CostTracker) -> lig
         costs,
         ModelCheckpoint(
             dirpath=directory / "checkpoints",
-            monitor="val_auroc",
-            mode="max",
+            monitor=config.pipeline.monitor,
+            mode=config.pipeline.monitor_mode,
             save_last=True,
             save_top_k=1,
         ),
@@ -91,6 +92,17 @@ def write_per_class_results(module: PeftClassifier, directory: Path, title: str)
     )
 
 
+def check_cross_domain(config: DictConfig, prepared: PreparedPipeline) -> None:
+    """Fail before training when the pipeline did not prepare every asked-for cross-domain set."""
+    asked, prepared_sets = list(config.data.cross_domain), prepared.test_set_names[1:]
+    if asked != prepared_sets:
+        raise ValueError(
+            f"data.cross_domain asks for {asked}, but pipeline {config.pipeline.name!r} prepared "
+            f"{prepared_sets or 'no cross-domain test sets'}; cross-domain tests are supported "
+            "where datasets share a label set (speech digits)."
+        )
+
+
 def run_experiment(config: DictConfig) -> Path:
     """Train and test `config`; returns the run directory holding its results."""
     directory = run_directory(config)
@@ -99,6 +111,7 @@ def run_experiment(config: DictConfig) -> Path:
         return directory
     lightning.seed_everything(config.seed, workers=True, verbose=False)
     prepared = get_pipeline(config.pipeline.name)(config)
+    check_cross_domain(config, prepared)
     method = method_config_from_mapping(method_settings(config, prepared.train_size))
     model, report = inject_method(prepared.model, method, head_modules=prepared.head_modules)
     directory.mkdir(parents=True, exist_ok=True)
@@ -111,6 +124,7 @@ def run_experiment(config: DictConfig) -> Path:
         multilabel=prepared.multilabel,
         learning_rate=config.optim.lr or method.learning_rate,
         weight_decay=config.optim.weight_decay,
+        test_set_names=prepared.test_set_names,
     )
     costs = CostTracker()
     trainer = make_trainer(config, directory, costs)
@@ -126,6 +140,7 @@ def run_experiment(config: DictConfig) -> Path:
     )
     results = {
         "test": module.test_metrics,
+        "cross_domain": module.cross_domain_metrics,
         "baselines": baselines,
         "costs": {
             **costs.costs,

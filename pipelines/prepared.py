@@ -30,6 +30,8 @@ class PreparedPipeline:
         baselines: name -> function returning test metrics of a cheap reference model, run
             beside every experiment for context.
         data_summary: split sizes, label set and subsampling facts, for metrics.json.
+        test_set_names: "test" (in domain), then the cross-domain test sets the data module
+            serves after it (`data.cross_domain`).
     """
 
     model: nn.Module
@@ -40,6 +42,7 @@ class PreparedPipeline:
     train_size: int
     baselines: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     data_summary: dict[str, Any] = field(default_factory=dict)
+    test_set_names: list[str] = field(default_factory=lambda: ["test"])
 
 
 def subsample_training_split(splits: Any, data: DictConfig, seed: int) -> Any:

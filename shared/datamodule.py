@@ -15,7 +15,11 @@ from torch.utils.data import DataLoader, Dataset
 
 
 class SplitDataModule(lightning.LightningDataModule):
-    """Serves `self.datasets["train" | "val" | "test"]`, which subclasses fill in `setup`."""
+    """Serves `self.datasets["train" | "val" | "test"]`, which subclasses fill in `setup`.
+
+    Any further entry of `self.datasets` is a cross-domain test set (e.g. real speech for a model
+    trained on synthetic speech): the test loaders serve "test" first, then those in order.
+    """
 
     def __init__(
         self,
@@ -50,5 +54,10 @@ class SplitDataModule(lightning.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return self.loader("val", self.eval_batch_size, shuffle=False)
 
-    def test_dataloader(self) -> DataLoader:
-        return self.loader("test", self.eval_batch_size, shuffle=False)
+    def test_set_names(self) -> list[str]:
+        """ "test", then the cross-domain test sets, in the order `test_dataloader` serves them."""
+        return ["test", *(name for name in self.datasets if name not in ("train", "val", "test"))]
+
+    def test_dataloader(self) -> DataLoader | list[DataLoader]:
+        loaders = [self.loader(name, self.eval_batch_size, False) for name in self.test_set_names()]
+        return loaders[0] if len(loaders) == 1 else loaders

@@ -41,6 +41,7 @@ class PeftClassifier(lightning.LightningModule):
         multilabel: bool,
         learning_rate: float,
         weight_decay: float = 0.0,
+        test_set_names: Sequence[str] = ("test",),
     ) -> None:
         super().__init__()
         self.model = model
@@ -52,10 +53,13 @@ class PeftClassifier(lightning.LightningModule):
         # Checkpoints hold only trainable tensors, so loading must not demand the backbone.
         self.strict_loading = False
         self.val_auroc = self.make_auroc()
-        self.test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        # "test" (in domain) first, then cross-domain test sets, one per test dataloader.
+        self.test_set_names = list(test_set_names)
+        self.test_outputs: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
         self.test_probabilities = torch.empty(0)
         self.test_labels = torch.empty(0)
         self.test_metrics: dict[str, Any] = {}
+        self.cross_domain_metrics: dict[str, dict[str, Any]] = {}
 
     def make_auroc(self) -> torchmetrics.Metric:
         classes = len(self.label_names)
@@ -111,25 +115,30 @@ class PeftClassifier(lightning.LightningModule):
         self.log("val_loss", loss, prog_bar=True, batch_size=size)
         self.log("val_auroc", self.val_auroc, prog_bar=True, batch_size=size)
 
-    def test_step(self, batch: dict[str, Any], batch_index: int) -> None:
+    def test_step(self, batch: dict[str, Any], batch_index: int, dataloader_idx: int = 0) -> None:
         _, probabilities = self.loss_and_probabilities(batch)
-        self.test_outputs.append((probabilities.detach().cpu(), batch["labels"].detach().cpu()))
+        self.test_outputs[dataloader_idx].append(
+            (probabilities.detach().cpu(), batch["labels"].detach().cpu())
+        )
 
     def on_test_epoch_start(self) -> None:
-        self.test_outputs.clear()
+        self.test_outputs = [[] for _ in self.test_set_names]
 
     def on_test_epoch_end(self) -> None:
-        self.test_probabilities = torch.cat([p for p, _ in self.test_outputs])
-        self.test_labels = torch.cat([y for _, y in self.test_outputs])
-        self.test_metrics = classification_metrics(
-            self.test_probabilities,
-            self.test_labels,
-            multilabel=self.multilabel,
-            label_names=self.label_names,
-        )
-        self.log_dict(
-            {f"test_{k}": v for k, v in self.test_metrics.items() if isinstance(v, float)}
-        )
+        for name, outputs in zip(self.test_set_names, self.test_outputs, strict=True):
+            probabilities = torch.cat([p for p, _ in outputs])
+            labels = torch.cat([y for _, y in outputs])
+            metrics = classification_metrics(
+                probabilities, labels, multilabel=self.multilabel, label_names=self.label_names
+            )
+            if name == self.test_set_names[0]:
+                self.test_probabilities, self.test_labels = probabilities, labels
+                self.test_metrics = metrics
+                prefix = "test_"
+            else:
+                self.cross_domain_metrics[name] = metrics
+                prefix = f"cross_{name}_"
+            self.log_dict({prefix + k: v for k, v in metrics.items() if isinstance(v, float)})
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         trainable = [p for p in self.model.parameters() if p.requires_grad]

@@ -10,6 +10,8 @@ silently truncated, since the cut-off part may carry the label.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 from transformers import WhisperFeatureExtractor
@@ -79,7 +81,8 @@ class AudioClassificationDataModule(SplitDataModule):
     """Serves train (already subsampled), validation and test splits of an audio dataset.
 
     `feature_extractor` is the backbone's Whisper extractor (80 mels for whisper-tiny);
-    `window_seconds` is the fixed clip length every waveform is padded to.
+    `window_seconds` is the fixed clip length every waveform is padded to. `cross_domain` maps
+    other datasets' names to their test clips, served as further test sets after "test".
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class AudioClassificationDataModule(SplitDataModule):
         batch_size: int,
         eval_batch_size: int,
         num_workers: int = 0,
+        cross_domain: Mapping[str, AudioExamples] | None = None,
     ) -> None:
         super().__init__(
             batch_size=batch_size, eval_batch_size=eval_batch_size, num_workers=num_workers
@@ -107,16 +111,15 @@ class AudioClassificationDataModule(SplitDataModule):
                 f"({feature_extractor.hop_length / SAMPLE_RATE} s)."
             )
         self.splits = splits
+        self.cross_domain = dict(cross_domain or {})
         self.feature_extractor = feature_extractor
         self.window_samples = window_samples
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
-        for split in SPLITS:
-            examples = getattr(self.splits, split)
-            features = log_mel_features(
-                examples, self.feature_extractor, self.window_samples, split
-            )
+        named = {split: getattr(self.splits, split) for split in SPLITS} | self.cross_domain
+        for name, examples in named.items():
+            features = log_mel_features(examples, self.feature_extractor, self.window_samples, name)
             labels = torch.as_tensor(np.asarray(examples.labels, dtype=np.int64))
-            self.datasets[split] = LogMelFeatures(features, labels)
+            self.datasets[name] = LogMelFeatures(features, labels)

@@ -1,7 +1,9 @@
 """Speech classification: a pretrained Whisper encoder over spoken words, scored by accuracy.
 
 AUROC and macro F1 come along from the shared metrics, and the runner writes a confusion matrix
-and a per-class table for every run.
+and a per-class table for every run. Every digit dataset shares the labels "0".."9", so a model
+trained on one (synthetic espeak-ng speech, say) is also scored on others' test clips
+(`data.cross_domain`, e.g. real FSDD voices).
 """
 
 from __future__ import annotations
@@ -11,7 +13,24 @@ from omegaconf import DictConfig, OmegaConf
 from pipelines.prepared import PreparedPipeline, data_summary, subsample_training_split
 from pipelines.speech.backbone import build_audio_classifier
 from pipelines.speech.datamodule import AudioClassificationDataModule
-from pipelines.speech.datasets import load_audio_dataset
+from pipelines.speech.datasets import AudioExamples, load_audio_dataset
+
+
+def load_cross_domain_tests(
+    data: DictConfig, label_names: list[str], seed: int
+) -> dict[str, AudioExamples]:
+    """The test clips of every `data.cross_domain` dataset, checked to share `label_names`."""
+    tests = {}
+    for name, options in OmegaConf.to_container(data.cross_domain, resolve=True).items():
+        splits = load_audio_dataset(name, data.data_dir, seed=seed, **(options or {}))
+        if splits.label_names != label_names:
+            raise ValueError(
+                f"data.cross_domain.{name}: its labels {splits.label_names} differ from "
+                f"data.name={data.name!r}'s {label_names}; a cross-domain test needs the same "
+                "label set."
+            )
+        tests[name] = splits.test
+    return tests
 
 
 def prepare_speech(config: DictConfig) -> PreparedPipeline:
@@ -20,6 +39,7 @@ def prepare_speech(config: DictConfig) -> PreparedPipeline:
     options = OmegaConf.to_container(data.options, resolve=True) or {}
     full = load_audio_dataset(data.name, data.data_dir, seed=config.seed, **options)
     splits = subsample_training_split(full, data, config.seed)
+    cross_domain = load_cross_domain_tests(data, splits.label_names, config.seed)
     backbone = build_audio_classifier(
         config.model.name, num_labels=len(splits.label_names), window_seconds=data.window_seconds
     )
@@ -30,6 +50,7 @@ def prepare_speech(config: DictConfig) -> PreparedPipeline:
         batch_size=data.batch_size,
         eval_batch_size=data.eval_batch_size,
         num_workers=data.num_workers,
+        cross_domain=cross_domain,
     )
     return PreparedPipeline(
         model=backbone.model,
@@ -44,5 +65,7 @@ def prepare_speech(config: DictConfig) -> PreparedPipeline:
             splits,
             window_seconds=data.window_seconds,
             test_speakers=sorted(set(splits.test.speakers)),
+            cross_domain_sizes={name: len(test) for name, test in cross_domain.items()},
         ),
+        test_set_names=["test", *cross_domain],
     )

@@ -48,3 +48,15 @@ def test_target_modules_matching_nothing_is_rejected_before_training(tmp_path):
 def test_unknown_method_via_cli_is_one_clear_line(capsys):
     error = run_cli(capsys, "show-config", "method.name=lorra")
     assert "method.name" in error and "lora" in error
+
+
+def test_cross_domain_tests_a_pipeline_cannot_serve_fail_before_training(tmp_path):
+    config = load_config(["+data.cross_domain.mtsamples={}", f"run.output_dir={tmp_path}"])
+    with pytest.raises(ValueError, match=r"data\.cross_domain asks for \['mtsamples'\]"):
+        run_experiment(config)
+    assert not list(tmp_path.rglob("metrics.json"))
+
+
+def test_monitor_mode_typo_is_rejected_at_load():
+    with pytest.raises(ValueError, match="pipeline.monitor_mode must be 'max' or 'min'"):
+        load_config(["pipeline.monitor_mode=maximum"])

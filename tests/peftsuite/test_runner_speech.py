@@ -35,3 +35,22 @@ def test_fsdd_lora_run_with_held_out_speakers(tmp_path):
     adapted = metrics["injection"]["adapted_modules"]
     assert adapted and all("encoder.layers" in name for name in adapted)
     assert (directory / "confusion_matrix.png").is_file()
+
+
+def test_fsdd_official_split_is_also_scored_on_held_out_speakers_as_cross_domain(tmp_path):
+    config = load_config(
+        [
+            "experiment=fsdd_whisper_tiny_en",
+            "method=bitfit",
+            f"data.data_dir={DATA_DIR}",
+            "data.k_shot=2",
+            "+data.cross_domain.fsdd={split: speakers}",
+            "trainer=smoke",
+            f"run.output_dir={tmp_path}",
+        ]
+    )
+    metrics = json.loads((run_experiment(config) / METRICS_FILE).read_text())
+
+    assert metrics["data"]["cross_domain_sizes"] == {"fsdd": 1000}  # george's and lucas's clips
+    assert set(metrics["cross_domain"]) == {"fsdd"}
+    assert 0 <= metrics["cross_domain"]["fsdd"]["accuracy"] <= 1

@@ -93,3 +93,35 @@ def test_batchnorm_statistics_freeze_for_peft_methods_and_train_for_full(
     fit_and_test(module, image_batches(2), tmp_path)
     moved = any(not torch.equal(b, before[n]) for n, b in model.named_buffers() if n in before)
     assert moved == statistics_move
+
+
+def test_cross_domain_test_sets_are_scored_apart_from_the_in_domain_one(tmp_path):
+    model, report = inject_method(tiny_random_efficientnet_classifier(), {"name": "bitfit"})
+    module = PeftClassifier(
+        model,
+        report,
+        label_names=LABELS,
+        multilabel=False,
+        learning_rate=1e-2,
+        test_set_names=["test", "other_domain"],
+    )
+    in_domain, other = image_batches(2), image_batches(1, size=6)
+    trainer = lightning.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(module, train_dataloaders=DataLoader(in_domain, batch_size=None))
+    loaders = [DataLoader(batches, batch_size=None) for batches in (in_domain, other)]
+    trainer.test(module, dataloaders=loaders, verbose=False)
+    both = module.test_metrics, module.cross_domain_metrics["other_domain"]
+    assert len(module.test_labels) == 8
+
+    module.test_set_names = ["test"]
+    trainer.test(module, dataloaders=loaders[1], verbose=False)
+    assert len(module.test_labels) == 6
+    assert both[1]["accuracy"] == module.test_metrics["accuracy"]
+    assert both[1]["auroc_macro"] == module.test_metrics["auroc_macro"]
