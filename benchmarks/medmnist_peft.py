@@ -1,10 +1,10 @@
 """PEFT on MedMNIST against the published MedMNIST v2 baselines, at full and reduced labels.
 
-Runs the suite itself (`peftsuite run`, one subprocess per run, so each run's peak memory is its
-own) for every method x training fraction on one dataset and backbone, then tabulates test
-accuracy and AUROC beside MedMNIST v2's ResNet-18 (28) numbers, with trainable parameters, peak
-memory and time per epoch. Finished runs are not redone, so an interrupted sweep resumes.
-Writes `medmnist_<dataset>.md` and a PNG plot next to it.
+Runs the suite itself (`benchmarks.sweep`: one subprocess per run) for every method x training
+fraction on one dataset and backbone, then tabulates test accuracy and AUROC beside MedMNIST v2's
+ResNet-18 (28) numbers, with trainable parameters, peak memory and time per epoch. Finished runs
+are not redone, so an interrupted sweep resumes. Writes `medmnist_<dataset>.md` and a PNG plot
+next to it.
 
     python -m benchmarks.medmnist_peft --dataset pneumoniamnist --methods lora ssf bitfit full
 """
@@ -12,10 +12,6 @@ Writes `medmnist_<dataset>.md` and a PNG plot next to it.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -26,6 +22,7 @@ from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from benchmarks.sweep import read_metrics, run_suite  # noqa: E402
 from shared.atomic import atomic_path, write_text_atomic  # noqa: E402
 
 # Published test (ACC, AUC) of ResNet-18 at 28x28: Yang et al., "MedMNIST v2", Scientific Data
@@ -40,25 +37,22 @@ RESNET18_28_BASELINE = {
 
 def run_one(args: argparse.Namespace, method: str, fraction: float) -> Path:
     """Train and test one configuration in a fresh process; returns its run directory."""
-    overrides = [
-        f"experiment={args.dataset}_{args.model}",
-        f"method={method}",
-        f"data.fraction={fraction}",
-        f"data.image_size={args.image_size}",
-        f"trainer.max_epochs={args.epochs}",
-        "trainer.enable_progress_bar=false",
-        f"run.output_dir={args.runs}",
-        *args.override,
-    ]
-    command = [sys.executable, "-m", "peftsuite.cli", "run", *overrides]
-    result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
-    if result.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
-    return Path(result.stdout.strip().splitlines()[-1])
+    return run_suite(
+        [
+            f"experiment={args.dataset}_{args.model}",
+            f"method={method}",
+            f"data.fraction={fraction}",
+            f"data.image_size={args.image_size}",
+            f"trainer.max_epochs={args.epochs}",
+            "trainer.enable_progress_bar=false",
+            f"run.output_dir={args.runs}",
+            *args.override,
+        ]
+    )
 
 
 def row_of(directory: Path, method: str, fraction: float, epochs: int) -> dict:
-    metrics = json.loads((directory / "metrics.json").read_text())
+    metrics = read_metrics(directory)
     costs = metrics["costs"]
     return {
         "method": method,
