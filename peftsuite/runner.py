@@ -27,7 +27,6 @@ from shared.checkpoint import save_adapter
 from shared.confusion import confusion_counts, plot_confusion_matrix, write_per_class_table
 from shared.costs import CostTracker
 from shared.inject import inject_method
-from shared.lightning_module import PeftClassifier
 from shared.methods import method_config_from_mapping
 
 METRICS_FILE = "metrics.json"
@@ -81,7 +80,7 @@ def make_trainer(config: DictConfig, directory: Path, costs: CostTracker) -> lig
     )
 
 
-def write_per_class_results(module: PeftClassifier, directory: Path, title: str) -> None:
+def write_per_class_results(module: lightning.LightningModule, directory: Path, title: str) -> None:
     counts = confusion_counts(module.test_probabilities, module.test_labels)
     plot_confusion_matrix(counts, module.label_names, directory / "confusion_matrix.png", title)
     write_per_class_table(
@@ -117,14 +116,11 @@ def run_experiment(config: DictConfig) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     write_text_atomic(directory / "config.yaml", OmegaConf.to_yaml(config, resolve=True))
 
-    module = PeftClassifier(
+    module = prepared.build_module(
         model,
         report,
-        label_names=prepared.label_names,
-        multilabel=prepared.multilabel,
         learning_rate=config.optim.lr or method.learning_rate,
         weight_decay=config.optim.weight_decay,
-        test_set_names=prepared.test_set_names,
     )
     costs = CostTracker()
     trainer = make_trainer(config, directory, costs)
@@ -153,7 +149,9 @@ def run_experiment(config: DictConfig) -> Path:
         "data": prepared.data_summary,
         "learning_rate": module.learning_rate,
     }
-    if not prepared.multilabel:
+    if prepared.write_outputs is not None:
+        prepared.write_outputs(module, directory)
+    elif not prepared.multilabel:
         write_per_class_results(
             module, directory, title=f"{config.method.name} on {config.data.name}"
         )

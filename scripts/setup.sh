@@ -16,6 +16,14 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; 
     { apt-get update -qq && apt-get install -y -qq --no-install-recommends dataset-fashion-mnist; } \
         || echo "peftsuite: could not install dataset-fashion-mnist; data=fashion_mnist will not load" >&2
 fi
+# Spoken digits: espeak-ng synthesises data=espeak_digits, Asterisk's prompts are data=asterisk_digits.
+if { ! command -v espeak-ng >/dev/null || [ ! -d /usr/share/asterisk/sounds/en_US_f_Allison/digits ]; } \
+    && command -v apt-get >/dev/null; then
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends espeak-ng \
+        asterisk-core-sounds-en-wav; } \
+        || echo "peftsuite: could not install espeak-ng and asterisk-core-sounds-en-wav;" \
+            "data=espeak_digits and data=asterisk_digits will not load" >&2
+fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -c constraints.txt -e ".[dev]"

@@ -22,7 +22,9 @@ def load_cross_domain_tests(
     """The test clips of every `data.cross_domain` dataset, checked to share `label_names`."""
     tests = {}
     for name, options in OmegaConf.to_container(data.cross_domain, resolve=True).items():
-        splits = load_audio_dataset(name, data.data_dir, seed=seed, **(options or {}))
+        splits = load_audio_dataset(
+            name, data.data_dir, seed=seed, for_training=False, **(options or {})
+        )
         if splits.label_names != label_names:
             raise ValueError(
                 f"data.cross_domain.{name}: its labels {splits.label_names} differ from "

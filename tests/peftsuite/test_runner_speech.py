@@ -54,3 +54,21 @@ def test_fsdd_official_split_is_also_scored_on_held_out_speakers_as_cross_domain
     assert metrics["data"]["cross_domain_sizes"] == {"fsdd": 1000}  # george's and lucas's clips
     assert set(metrics["cross_domain"]) == {"fsdd"}
     assert 0 <= metrics["cross_domain"]["fsdd"]["accuracy"] <= 1
+
+
+def test_synthetic_speech_run_is_scored_on_real_fsdd_and_asterisk_voices(tmp_path):
+    config = load_config(
+        [
+            "experiment=espeak_to_fsdd_whisper_tiny_en",
+            "method=adapter_houlsby",
+            f"data.data_dir={DATA_DIR}",
+            "data.k_shot=2",
+            "trainer=smoke",
+            f"run.output_dir={tmp_path}",
+        ]
+    )
+    metrics = json.loads((run_experiment(config) / METRICS_FILE).read_text())
+
+    assert metrics["data"]["dataset"] == "espeak_digits" and metrics["data"]["train_size"] == 20
+    assert metrics["data"]["cross_domain_sizes"] == {"fsdd": 1000, "asterisk_digits": 10}
+    assert set(metrics["cross_domain"]) == {"fsdd", "asterisk_digits"}
