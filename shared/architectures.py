@@ -64,6 +64,26 @@ PRESETS: dict[str, ArchitecturePreset] = {
             adapter_feedforward=r".*layers\.\d+\.mlp\.down_proj",
         ),
         ArchitecturePreset(
+            # T5 and mT5, encoder and decoder: self-attention in both, cross-attention in the
+            # decoder; `wo` is the feed-forward output (after the gated `wi_0`/`wi_1` in mT5).
+            family="seq2seq_t5",
+            attention=r".*\.(SelfAttention|EncDecAttention)\.(q|v)",
+            ia3=r".*\.(SelfAttention|EncDecAttention)\.(k|v)|.*\.DenseReluDense\.wo",
+            ia3_feedforward=r".*\.DenseReluDense\.wo",
+            adapter_attention=r".*\.(SelfAttention|EncDecAttention)\.o",
+            adapter_feedforward=r".*\.DenseReluDense\.wo",
+        ),
+        ArchitecturePreset(
+            # BART-style encoder-decoders (Marian, mBART, NLLB/M2M100): decoder layers add
+            # `encoder_attn` beside `self_attn`.
+            family="seq2seq_bart",
+            attention=r".*layers\.\d+\.(self_attn|encoder_attn)\.(q_proj|v_proj)",
+            ia3=r".*layers\.\d+\.((self_attn|encoder_attn)\.(k_proj|v_proj)|fc2)",
+            ia3_feedforward=r".*layers\.\d+\.fc2",
+            adapter_attention=r".*layers\.\d+\.(self_attn|encoder_attn)\.out_proj",
+            adapter_feedforward=r".*layers\.\d+\.fc2",
+        ),
+        ArchitecturePreset(
             family="timm_vit",
             attention=r"blocks\.\d+\.attn\.qkv",
             ia3=r"blocks\.\d+\.(attn\.qkv|mlp\.fc2)",
@@ -101,6 +121,8 @@ PRESETS: dict[str, ArchitecturePreset] = {
 
 BERT_LIKE = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta", "mpnet"}
 DECODER_LMS = {"llama", "gemma", "gemma2", "gemma3", "gemma3_text", "mistral", "qwen2", "qwen3"}
+T5_LIKE = {"t5", "mt5", "umt5"}
+BART_LIKE = {"bart", "mbart", "marian", "m2m_100"}
 
 
 def detect_family(model: nn.Module) -> str:
@@ -116,6 +138,10 @@ def detect_family(model: nn.Module) -> str:
         return "whisper"
     if model_type in DECODER_LMS:
         return "decoder_lm"
+    if model_type in T5_LIKE:
+        return "seq2seq_t5"
+    if model_type in BART_LIKE:
+        return "seq2seq_bart"
     module_path = type(model).__module__
     if module_path.startswith("timm."):
         is_vit = any(name.endswith("attn.qkv") for name, _ in model.named_modules())

@@ -23,7 +23,8 @@ def peak_memory_megabytes(device: torch.device) -> tuple[float, str]:
 
 
 def batch_size_of(batch: Any) -> int:
-    return len(batch["labels"])
+    """Examples in a batch: classifier batches hold `labels`, translation batches `sources`."""
+    return len(batch["sources"] if "sources" in batch else batch["labels"])
 
 
 class CostTracker(lightning.Callback):

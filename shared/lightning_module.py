@@ -15,9 +15,13 @@ import torch
 import torchmetrics
 from torch import nn
 
-from shared.checkpoint import adapter_state_dict
 from shared.inject import InjectionReport
 from shared.metrics import classification_metrics
+from shared.peft_training import (
+    adamw_over_trainable,
+    checkpoint_state_dict,
+    update_rank_budget,
+)
 
 
 def logits_of(output: Any) -> torch.Tensor:
@@ -101,12 +105,7 @@ class PeftClassifier(lightning.LightningModule):
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_index: int) -> None:
-        # AdaLoRA re-allocates its rank budget from the gradients of the step just taken.
-        update_and_allocate = getattr(
-            getattr(self.model, "base_model", None), "update_and_allocate", None
-        )
-        if callable(update_and_allocate):
-            update_and_allocate(self.global_step)
+        update_rank_budget(self.model, self.global_step)
 
     def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:
         loss, probabilities = self.loss_and_probabilities(batch)
@@ -141,11 +140,7 @@ class PeftClassifier(lightning.LightningModule):
             self.log_dict({prefix + k: v for k, v in metrics.items() if isinstance(v, float)})
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        return torch.optim.AdamW(trainable, lr=self.learning_rate, weight_decay=self.weight_decay)
+        return adamw_over_trainable(self.model, self.learning_rate, self.weight_decay)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["state_dict"] = {
-            f"model.{name}": tensor
-            for name, tensor in adapter_state_dict(self.model, self.report).items()
-        }
+        checkpoint["state_dict"] = checkpoint_state_dict(self.model, self.report)

@@ -186,3 +186,142 @@ def trained_adapter(family: str, method: str) -> TrainedAdapter:
     """`train_adapter` with default fields, once per test session: tests must not change the
     model (deep-copy it first)."""
     return train_adapter(family, method)
+
+
+# Translation: a byte-level BPE tokenizer trained here on a few sentence pairs (no download),
+# and tiny random Gemma-3 (decoder-only, tied embeddings), T5 and Marian models sized to it.
+TINY_PARALLEL_PAIRS = (
+    ("The house is very small.", "Gidan yana da ƙanƙanta sosai."),
+    ("Good morning, my dear friend.", "Ina kwana, abokina na ƙwarai."),
+    ("The children are going to school.", "Yara suna zuwa makaranta."),
+    ("We drink clean water every day.", "Muna shan ruwa mai tsabta kowace rana."),
+    ("The market opens early in the morning.", "Kasuwa tana buɗewa da sassafe."),
+    ("My mother cooks rice and beans.", "Mahaifiyata tana dafa shinkafa da wake."),
+)
+TINY_TRANSLATION_VOCAB_SIZE = 320
+PAD, EOS, BOS = "<pad>", "</s>", "<s>"
+
+
+@functools.cache
+def _tiny_bpe_json() -> str:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=TINY_TRANSLATION_VOCAB_SIZE,
+        special_tokens=[PAD, EOS, BOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator([text for pair in TINY_PARALLEL_PAIRS for text in pair], trainer)
+    return tokenizer.to_str()
+
+
+def tiny_translation_tokenizer(*, appends_eos: bool = False, has_pad_token: bool = True):
+    """A fresh byte-level BPE tokenizer: ids 0, 1, 2 are <pad>, </s>, <s>.
+
+    Like Gemma's it starts every text with <s>; with `appends_eos`, like T5's and Marian's, it
+    ends every text with </s> instead. Without `has_pad_token` it has no pad token.
+    """
+    from tokenizers import Tokenizer, processors
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer.from_str(_tiny_bpe_json())
+    special = (EOS, 1) if appends_eos else (BOS, 2)
+    template = f"$A {EOS}" if appends_eos else f"{BOS} $A"
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=template, special_tokens=[special]
+    )
+    pad = {"pad_token": PAD} if has_pad_token else {}
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token=EOS, bos_token=BOS, **pad)
+
+
+def tiny_translation_vocab_size() -> int:
+    return len(tiny_translation_tokenizer())
+
+
+def tiny_random_gemma3():
+    """A 2-layer, 32-wide Gemma-3 causal LM (one sliding, one full attention layer), random."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(
+        vocab_size=tiny_translation_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        max_position_embeddings=256,
+        sliding_window=16,
+        layer_types=["sliding_attention", "full_attention"],
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
+        tie_word_embeddings=True,
+    )
+    return Gemma3ForCausalLM(config).eval()
+
+
+def tiny_random_t5():
+    """A 2+2-layer, 32-wide T5 encoder-decoder, random."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(0)
+    config = T5Config(
+        vocab_size=tiny_translation_vocab_size(),
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
+    return T5ForConditionalGeneration(config).eval()
+
+
+def tiny_random_marian():
+    """A 2+2-layer, 32-wide Marian encoder-decoder (BART-style layer names), random."""
+    from transformers import MarianConfig, MarianMTModel
+
+    torch.manual_seed(0)
+    config = MarianConfig(
+        vocab_size=tiny_translation_vocab_size(),
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=128,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+        forced_eos_token_id=None,
+    )
+    return MarianMTModel(config).eval()
+
+
+def tiny_translation_splits():
+    """English -> Hausa splits of `TINY_PARALLEL_PAIRS`: train on all, two test sets."""
+    from pipelines.translation.corpora import TranslationSplits
+    from pipelines.translation.parallel_text import ParallelText
+
+    sources = [source for source, _ in TINY_PARALLEL_PAIRS]
+    targets = [target for _, target in TINY_PARALLEL_PAIRS]
+    pairs = ParallelText(sources, targets, "tiny eng-hau")
+    return TranslationSplits(
+        train=pairs,
+        val=pairs.subset([0, 1, 2, 3]),
+        tests={"in_domain": pairs.subset([4, 5]), "out_of_domain": pairs.subset([1, 3, 5])},
+        source_language="eng",
+        target_language="hau",
+    )

@@ -263,6 +263,16 @@ def make_apply(name: str, recipe: PeftRecipe):
     return apply
 
 
+def prompt_tuning_task_type(model: nn.Module, context: MethodContext) -> peft.TaskType:
+    """peft's wrapper class follows the task type, and only the generative ones can `generate`
+    with the soft prompt in place (for an encoder-decoder, in front of the encoder input)."""
+    if context.head_names:
+        return peft.TaskType.SEQ_CLS
+    if getattr(model.config, "is_encoder_decoder", False):
+        return peft.TaskType.SEQ_2_SEQ_LM
+    return peft.TaskType.CAUSAL_LM
+
+
 def apply_prompt_tuning(
     model: nn.Module, config: PromptTuningMethodConfig, context: MethodContext
 ) -> AppliedMethod:
@@ -273,10 +283,12 @@ def apply_prompt_tuning(
             f"method.name=prompt_tuning needs a transformers text model with token embeddings; "
             f"{type(model).__name__} has none"
         )
-    task_type = peft.TaskType.SEQ_CLS if context.head_names else peft.TaskType.CAUSAL_LM
     peft_config = peft.PromptTuningConfig(
-        task_type=task_type,
+        task_type=prompt_tuning_task_type(model, context),
         num_virtual_tokens=config.num_virtual_tokens,
+        # For encoder-decoders peft defaults to a second prompt for the decoder, but its prompt
+        # tuning prepends only the encoder's: the second would be counted, saved, never trained.
+        num_transformer_submodules=1,
         modules_to_save=list(context.head_names) or None,
     )
     wrapped = peft.get_peft_model(model, peft_config)

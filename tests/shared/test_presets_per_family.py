@@ -1,4 +1,5 @@
-"""Presets for the families beyond BERT and timm: Whisper encoders, decoder LMs, MONAI nets.
+"""Presets for the families beyond BERT and timm: Whisper encoders, decoder LMs, seq2seq
+translation models (T5 and BART-style), MONAI nets.
 
 Each tiny model is randomly initialised (no pretrained weights): the test checks that the
 preset finds the intended layers, the right head stays trainable, and the adapted model runs.
@@ -9,6 +10,7 @@ import re
 import pytest
 import torch
 from monai.networks.nets import DenseNet
+from tiny_models import tiny_random_marian, tiny_random_t5
 from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperForAudioClassification
 
 from shared.inject import inject_method
@@ -58,6 +60,18 @@ def tiny_random_monai_densenet():
     return model, torch.randn(2, 3, 32, 32)
 
 
+def with_seq2seq_inputs(build):
+    def build_with_inputs():
+        generator = torch.Generator().manual_seed(0)
+        inputs = {
+            "input_ids": torch.randint(3, 100, (2, 6), generator=generator),
+            "decoder_input_ids": torch.randint(3, 100, (2, 4), generator=generator),
+        }
+        return build(), inputs
+
+    return build_with_inputs
+
+
 FAMILIES = {
     "whisper": (
         tiny_random_whisper_classifier,
@@ -66,6 +80,16 @@ FAMILIES = {
     ),
     "decoder_lm": (tiny_random_llama, [], r"self_attn\.(q|v)_proj"),
     "monai_net": (tiny_random_monai_densenet, ["class_layers.out"], r"layers\.conv\d"),
+    "seq2seq_t5": (
+        with_seq2seq_inputs(tiny_random_t5),
+        [],
+        r"(SelfAttention|EncDecAttention)\.(q|v)$",
+    ),
+    "seq2seq_bart": (
+        with_seq2seq_inputs(tiny_random_marian),
+        [],
+        r"(self_attn|encoder_attn)\.(q|v)_proj$",
+    ),
 }
 
 
@@ -87,3 +111,14 @@ def test_preset_adapts_the_intended_layers_and_the_model_runs(family, method):
         assert all(re.search(lora_layers, n) for n in report.adapted_modules)
     # every method is initialised as the identity, so the adapted model starts as the base
     torch.testing.assert_close(run(model.eval(), inputs), before)
+
+
+@pytest.mark.parametrize("family", ["seq2seq_t5", "seq2seq_bart"])
+def test_seq2seq_lora_reaches_encoder_self_decoder_self_and_cross_attention(family):
+    build, _, _ = FAMILIES[family]
+    _, report = inject_method(build()[0], {"name": "lora"})
+    cross = "EncDecAttention" if family == "seq2seq_t5" else "encoder_attn"
+    assert any(name.startswith(("encoder.", "model.encoder.")) for name in report.adapted_modules)
+    decoder = [n for n in report.adapted_modules if n.startswith(("decoder.", "model.decoder."))]
+    assert any(cross in name for name in decoder)
+    assert any(cross not in name for name in decoder)

@@ -1,0 +1,75 @@
+"""MAFAND English -> Hausa through the runner, on a tiny randomly initialised Gemma-3 decoder.
+
+The real pairs are read and scored; the model is swapped for a tiny random one (plumbing only:
+its translations are noise). The pretrained Gemma-3-270M is exercised by
+tests/pipelines/translation/test_gemma_gguf.py and benchmarks/mafand_translation.py.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from tiny_models import tiny_random_gemma3, tiny_translation_tokenizer
+
+from peftsuite.config import load_config
+from peftsuite.runner import METRICS_FILE, run_experiment
+from pipelines.translation import pipeline
+from pipelines.translation.backbones import translation_backbone
+
+DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+pytestmark = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"real data not at {DATA_DIR}")
+
+
+@pytest.fixture
+def tiny_random_decoder(monkeypatch):
+    def build(name: str):
+        return translation_backbone(tiny_random_gemma3(), tiny_translation_tokenizer(), name)
+
+    monkeypatch.setattr(pipeline, "build_translation_model", build)
+
+
+def config_for(tmp_path: Path, *overrides: str):
+    return load_config(
+        [
+            "experiment=mafand_gemma3_270m",
+            f"data.data_dir={DATA_DIR}",
+            "data.options.train_pairs=16",
+            "data.options.max_test_pairs=6",
+            "data.batch_size=4",
+            "generation.max_new_tokens=8",
+            "generation.val_sentences=4",
+            "trainer=smoke",
+            f"run.output_dir={tmp_path}",
+            *overrides,
+        ]
+    )
+
+
+def test_lora_run_scores_in_and_out_of_domain_and_writes_translations(
+    tmp_path, tiny_random_decoder, one_torch_thread
+):
+    directory = run_experiment(config_for(tmp_path, "method=lora"))
+    metrics = json.loads((directory / METRICS_FILE).read_text())
+
+    assert set(metrics["cross_domain"]) == {"flores200", "tico19"}
+    for scores in [metrics["test"], *metrics["cross_domain"].values()]:
+        assert scores["sentences"] == 6
+        assert {"bleu", "chrf", "chrf_plus_plus"} <= set(scores)
+        assert scores["signatures"]["chrf"].startswith("nrefs:1")
+    assert metrics["data"]["train_size"] == 16 and metrics["data"]["direction"] == "eng-hau"
+    assert metrics["costs"]["trainable_parameters"] > 0
+    for name in ("mafand", "flores200", "tico19"):
+        lines = (directory / "translations" / f"{name}.tsv").read_text().splitlines()
+        assert lines[0] == "source\treference\thypothesis" and len(lines) == 7
+    assert "## flores200" in (directory / "samples.md").read_text()
+
+
+def test_zero_epochs_scores_the_untrained_model(tmp_path, tiny_random_decoder, one_torch_thread):
+    directory = run_experiment(config_for(tmp_path, "method=lora", "trainer.max_epochs=0"))
+    metrics = json.loads((directory / METRICS_FILE).read_text())
+    assert metrics["test"]["sentences"] == 6 and metrics["costs"]["train_samples"] == 0
+
+
+def test_k_shot_is_refused_for_translation_naming_the_fields(tmp_path, tiny_random_decoder):
+    with pytest.raises(ValueError, match=r"data\.k_shot .* data\.options\.train_pairs"):
+        run_experiment(config_for(tmp_path, "method=lora", "data.k_shot=5"))
