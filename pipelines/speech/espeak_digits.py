@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +35,7 @@ from pipelines.speech.options import (
     check_positive,
 )
 from pipelines.speech.splits import held_out_speaker_mask, split_with_test_mask
+from shared.atomic import build_folder_atomically
 
 ESPEAK_SOURCE = "speech synthesised with espeak-ng (https://github.com/espeak-ng/espeak-ng)"
 INSTALL_HINT = "install it with `apt-get install espeak-ng`, or run scripts/setup.sh"
@@ -137,21 +137,15 @@ def espeak_digit_folder(
         return target
     espeak = _espeak_executable()
     _check_variants(espeak, voices)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=target.parent))
-    try:
-        _generate(espeak, _renderings(voices, speeds, pitches), building)
+
+    def build(folder: Path) -> None:
+        _generate(espeak, _renderings(voices, speeds, pitches), folder)
         version = subprocess.run([espeak, "--version"], capture_output=True, text=True).stdout
-        (building / "settings.json").write_text(
+        (folder / "settings.json").write_text(
             json.dumps({**settings, "espeak_ng": version.strip()}, indent=2) + "\n"
         )
-        os.replace(building, target)
-    except OSError:
-        if not target.is_dir():  # a concurrent run that finished first is fine
-            raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return target
+
+    return build_folder_atomically(target, build)
 
 
 def _generate(espeak: str, renderings: list[tuple[int, str, int, int]], folder: Path) -> None:

@@ -10,9 +10,6 @@ leaves a half-written cache; later loads take about a second.
 from __future__ import annotations
 
 import importlib
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +18,7 @@ from types import ModuleType
 from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
 from pipelines.speech import whisper_ctranslate2
+from shared.atomic import build_folder_atomically
 
 CACHE_ROOT = Path("~/.cache/peftsuite")
 
@@ -92,18 +90,12 @@ def offline_whisper_folder(name: str, cache_dir: str | Path | None = None) -> Pa
     target = Path(cache_dir or CACHE_ROOT / whisper.cache_name).expanduser()
     if target.is_dir():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+
+    def build(folder: Path) -> None:
         model_dir, weights = whisper.sources()
-        whisper_ctranslate2.convert_ctranslate2_whisper(model_dir, building, weights)
-        os.replace(building, target)
-    except OSError:
-        if not target.is_dir():  # a concurrent call that finished first is fine
-            raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return target
+        whisper_ctranslate2.convert_ctranslate2_whisper(model_dir, folder, weights)
+
+    return build_folder_atomically(target, build)
 
 
 def load_offline_whisper(
