@@ -26,18 +26,22 @@ def image_batches(count: int, size: int = 4, multilabel: bool = False):
     return batches
 
 
-def fit_and_test(module: PeftClassifier, batches, tmp_path) -> CostTracker:
-    costs = CostTracker()
-    loader = DataLoader(batches, batch_size=None)
-    trainer = lightning.Trainer(
+def quiet_trainer(tmp_path, callbacks=()) -> lightning.Trainer:
+    return lightning.Trainer(
         max_epochs=1,
         accelerator="cpu",
         logger=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         default_root_dir=tmp_path,
-        callbacks=[costs],
+        callbacks=list(callbacks),
     )
+
+
+def fit_and_test(module: PeftClassifier, batches, tmp_path) -> CostTracker:
+    costs = CostTracker()
+    loader = DataLoader(batches, batch_size=None)
+    trainer = quiet_trainer(tmp_path, [costs])
     trainer.fit(module, train_dataloaders=loader, val_dataloaders=loader)
     trainer.test(module, dataloaders=loader, verbose=False)
     trainer.save_checkpoint(tmp_path / "module.ckpt")
@@ -106,14 +110,7 @@ def test_cross_domain_test_sets_are_scored_apart_from_the_in_domain_one(tmp_path
         test_set_names=["test", "other_domain"],
     )
     in_domain, other = image_batches(2), image_batches(1, size=6)
-    trainer = lightning.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    )
+    trainer = quiet_trainer(tmp_path)
     trainer.fit(module, train_dataloaders=DataLoader(in_domain, batch_size=None))
     loaders = [DataLoader(batches, batch_size=None) for batches in (in_domain, other)]
     trainer.test(module, dataloaders=loaders, verbose=False)
