@@ -276,9 +276,11 @@ def prompt_tuning_task_type(model: nn.Module, context: MethodContext) -> peft.Ta
 def apply_prompt_tuning(
     model: nn.Module, config: PromptTuningMethodConfig, context: MethodContext
 ) -> AppliedMethod:
-    """Prompt tuning needs token embeddings, so only transformers text models take it."""
-    text_config = getattr(model, "config", None)
-    if text_config is None or not hasattr(model, "get_input_embeddings"):
+    """Prompt tuning needs token embeddings, so only transformers text models take it (an audio
+    encoder's input "embedding" is a convolution over spectrogram frames)."""
+    has_config = getattr(model, "config", None) is not None
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    if not has_config or not isinstance(embeddings, nn.Embedding):
         raise ValueError(
             f"method.name=prompt_tuning needs a transformers text model with token embeddings; "
             f"{type(model).__name__} has none"
