@@ -56,6 +56,16 @@ PRESETS: dict[str, ArchitecturePreset] = {
             adapter_feedforward=r".*encoder\.layers\.\d+\.fc2",
         ),
         ArchitecturePreset(
+            # wav2vec2, HuBERT, WavLM and kin: transformer layers over a convolutional feature
+            # encoder (`feature_extractor.conv_layers`) that no role reaches, so it stays frozen.
+            family="wav2vec2_encoder",
+            attention=r".*encoder\.layers\.\d+\.attention\.(q_proj|v_proj)",
+            ia3=r".*encoder\.layers\.\d+\.(attention\.(k_proj|v_proj)|feed_forward\.output_dense)",
+            ia3_feedforward=r".*encoder\.layers\.\d+\.feed_forward\.output_dense",
+            adapter_attention=r".*encoder\.layers\.\d+\.attention\.out_proj",
+            adapter_feedforward=r".*encoder\.layers\.\d+\.feed_forward\.output_dense",
+        ),
+        ArchitecturePreset(
             family="decoder_lm",
             attention=r".*layers\.\d+\.self_attn\.(q_proj|v_proj)",
             ia3=r".*layers\.\d+\.(self_attn\.(k_proj|v_proj)|mlp\.down_proj)",
@@ -123,6 +133,15 @@ BERT_LIKE = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta
 DECODER_LMS = {"llama", "gemma", "gemma2", "gemma3", "gemma3_text", "mistral", "qwen2", "qwen3"}
 T5_LIKE = {"t5", "mt5", "umt5"}
 BART_LIKE = {"bart", "mbart", "marian", "m2m_100"}
+WAV2VEC2_LIKE = {
+    "wav2vec2",
+    "hubert",
+    "wavlm",
+    "data2vec-audio",
+    "unispeech",
+    "unispeech-sat",
+    "sew",
+}
 
 
 def detect_family(model: nn.Module) -> str:
@@ -136,6 +155,8 @@ def detect_family(model: nn.Module) -> str:
         return "bert_encoder"
     if model_type == "whisper":
         return "whisper"
+    if model_type in WAV2VEC2_LIKE:
+        return "wav2vec2_encoder"
     if model_type in DECODER_LMS:
         return "decoder_lm"
     if model_type in T5_LIKE:

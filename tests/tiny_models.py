@@ -5,7 +5,8 @@ bit-identical weights: the second call is the "fresh base" a saved adapter is re
 The three families cover the kinds of layer the injection layer must handle: a BERT-like text
 classifier (Linear layers, LayerNorm), timm's `test_efficientnet` (full, pointwise, depthwise
 and squeeze-excite convolutions, BatchNormAct layers) and timm's `test_vit` (a patch-embedding
-convolution, fused qkv projections, a head named `head`).
+convolution, fused qkv projections, a head named `head`). Tiny wav2vec2 and HuBERT audio
+classifiers (a convolutional feature encoder under transformer layers) eat raw waveforms.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ import timm
 import torch
 from torch import nn
 from torch.nn import functional
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import (
+    BertConfig,
+    BertForSequenceClassification,
+    HubertConfig,
+    HubertForSequenceClassification,
+    Wav2Vec2Config,
+    Wav2Vec2ForSequenceClassification,
+)
 
 from shared.inject import InjectionReport, inject_method
 from shared.methods import method_names
@@ -30,6 +38,7 @@ SEQUENCE_LENGTH = 8
 VOCAB_SIZE = 100
 IMAGE_SIZE = 64
 VIT_DEPTH = 2
+WAVEFORM_SAMPLES = 4000  # 0.25 s at 16 kHz: 199 encoder frames
 
 # Fields a method cannot run without; everything else keeps the method's defaults.
 REQUIRED_METHOD_FIELDS: dict[str, dict[str, Any]] = {"adalora": {"total_step": 10}}
@@ -65,6 +74,39 @@ def tiny_random_vit() -> nn.Module:
     ).eval()
 
 
+# Shared by the wav2vec2 and HuBERT configs: two convolutions (stride 20 in all), 2 layers of
+# width 32. No layer drop, so every layer (and its adapter) trains at every step.
+TINY_WAV2VEC2_SIZES: dict[str, Any] = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 64,
+    "conv_dim": (8, 8),
+    "conv_stride": (5, 4),
+    "conv_kernel": (10, 8),
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+    "classifier_proj_size": 16,
+    "layerdrop": 0.0,
+    "num_labels": NUM_CLASSES,
+}
+
+
+def tiny_random_wav2vec2_classifier() -> Wav2Vec2ForSequenceClassification:
+    """A 2-layer, 32-wide wav2vec2 audio classifier with random weights (3 classes).
+
+    Its inputs come from `transformers.Wav2Vec2FeatureExtractor()` (raw 16 kHz waveforms).
+    """
+    torch.manual_seed(0)
+    return Wav2Vec2ForSequenceClassification(Wav2Vec2Config(**TINY_WAV2VEC2_SIZES)).eval()
+
+
+def tiny_random_hubert_classifier() -> HubertForSequenceClassification:
+    """`tiny_random_wav2vec2_classifier`'s sizes as a HuBERT classifier, random, 3 classes."""
+    torch.manual_seed(0)
+    return HubertForSequenceClassification(HubertConfig(**TINY_WAV2VEC2_SIZES)).eval()
+
+
 def random_text_batch(seed: int = 0) -> Batch:
     generator = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(0, VOCAB_SIZE, (BATCH_SIZE, SEQUENCE_LENGTH), generator=generator)
@@ -76,6 +118,14 @@ def random_image_batch(seed: int = 0) -> Batch:
     generator = torch.Generator().manual_seed(seed)
     images = torch.randn(BATCH_SIZE, 3, IMAGE_SIZE, IMAGE_SIZE, generator=generator)
     return images, torch.randint(0, NUM_CLASSES, (BATCH_SIZE,), generator=generator)
+
+
+def random_waveform_batch(seed: int = 0) -> Batch:
+    generator = torch.Generator().manual_seed(seed)
+    waveforms = 0.1 * torch.randn(BATCH_SIZE, WAVEFORM_SAMPLES, generator=generator)
+    return {"input_values": waveforms}, torch.randint(
+        0, NUM_CLASSES, (BATCH_SIZE,), generator=generator
+    )
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Presets for the families beyond BERT and timm: Whisper encoders, decoder LMs, seq2seq
-translation models (T5 and BART-style), MONAI nets.
+"""Presets for the families beyond BERT and timm: Whisper and wav2vec2-style encoders, decoder
+LMs, seq2seq translation models (T5 and BART-style), MONAI nets.
 
 Each tiny model is randomly initialised (no pretrained weights): the test checks that the
 preset finds the intended layers, the right head stays trainable, and the adapted model runs.
@@ -10,9 +10,15 @@ import re
 import pytest
 import torch
 from monai.networks.nets import DenseNet
-from tiny_models import tiny_random_marian, tiny_random_t5
+from tiny_models import (
+    random_waveform_batch,
+    tiny_random_marian,
+    tiny_random_t5,
+    tiny_random_wav2vec2_classifier,
+)
 from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperForAudioClassification
 
+from shared.architectures import PRESETS, matching_module_names
 from shared.inject import inject_method
 
 
@@ -32,6 +38,10 @@ def tiny_random_whisper_classifier():
     )
     model = WhisperForAudioClassification(config)
     return model, {"input_features": torch.randn(2, 8, 32)}
+
+
+def tiny_random_wav2vec2_with_inputs():
+    return tiny_random_wav2vec2_classifier(), random_waveform_batch()[0]
 
 
 def tiny_random_llama():
@@ -78,6 +88,11 @@ FAMILIES = {
         ["projector", "classifier"],
         r"self_attn\.(q|v)_proj",
     ),
+    "wav2vec2_encoder": (
+        tiny_random_wav2vec2_with_inputs,
+        ["projector", "classifier"],
+        r"encoder\.layers\.\d+\.attention\.(q|v)_proj$",
+    ),
     "decoder_lm": (tiny_random_llama, [], r"self_attn\.(q|v)_proj"),
     "monai_net": (tiny_random_monai_densenet, ["class_layers.out"], r"layers\.conv\d"),
     "seq2seq_t5": (
@@ -122,3 +137,22 @@ def test_seq2seq_lora_reaches_encoder_self_decoder_self_and_cross_attention(fami
     decoder = [n for n in report.adapted_modules if n.startswith(("decoder.", "model.decoder."))]
     assert any(cross in name for name in decoder)
     assert any(cross not in name for name in decoder)
+
+
+def test_wav2vec2_preset_places_each_role_in_the_transformer_layers_only():
+    model, preset = tiny_random_wav2vec2_classifier(), PRESETS["wav2vec2_encoder"]
+    layers = ("wav2vec2.encoder.layers.0", "wav2vec2.encoder.layers.1")
+
+    def matches(role: str) -> set[str]:
+        return set(matching_module_names(model, getattr(preset, role)))
+
+    def in_every_layer(*names: str) -> set[str]:
+        return {f"{layer}.{name}" for layer in layers for name in names}
+
+    assert matches("attention") == in_every_layer("attention.q_proj", "attention.v_proj")
+    assert matches("ia3") == in_every_layer(
+        "attention.k_proj", "attention.v_proj", "feed_forward.output_dense"
+    )
+    assert matches("ia3_feedforward") == in_every_layer("feed_forward.output_dense")
+    assert matches("adapter_attention") == in_every_layer("attention.out_proj")
+    assert matches("adapter_feedforward") == in_every_layer("feed_forward.output_dense")
