@@ -45,6 +45,26 @@ def ungrouped(base: LayerCheck) -> LayerCheck:
 LINEAR_LAYERS = (nn.Linear, Conv1D)
 
 
+TIED_REASON = (
+    "its weight is the input embedding matrix (tied output layer): adapting or merging into it "
+    "would change the embeddings too"
+)
+
+
+def tied_to_input_embeddings(model: nn.Module) -> list[nn.Module]:
+    """Modules other than the input embedding that share its weight, e.g. a tied `lm_head`."""
+    get_embeddings = getattr(model, "get_input_embeddings", None)
+    embeddings = get_embeddings() if callable(get_embeddings) else None
+    weight = getattr(embeddings, "weight", None)
+    if weight is None:
+        return []
+    return [
+        module
+        for module in model.modules()
+        if module is not embeddings and getattr(module, "weight", None) is weight
+    ]
+
+
 def resolve_targets(
     model: nn.Module,
     pattern: str | list[str],
@@ -66,9 +86,10 @@ def resolve_targets(
         for name in matching_module_names(model, pattern)
         if not any(name == head or name.startswith(head + ".") for head in exclude)
     ]
+    tied = tied_to_input_embeddings(model)
     targets, skipped = [], {}
     for name in matched:
-        reason = check(modules[name])
+        reason = TIED_REASON if modules[name] in tied else check(modules[name])
         if reason is None:
             targets.append(name)
         else:

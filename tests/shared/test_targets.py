@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from tiny_models import (
     method_mapping,
     tiny_random_bert_classifier,
     tiny_random_efficientnet_classifier,
+    tiny_random_gemma3,
 )
 from torch import nn
 
+from shared.checkpoint import merge_adapter
 from shared.inject import inject_method
 from shared.targets import accepts, resolve_targets, ungrouped
 
@@ -142,3 +145,22 @@ def test_layer_checks():
     assert check(nn.LayerNorm(2)) == "LayerNorm is not a supported layer type (Linear, Conv2d)"
     assert ungrouped(check)(depthwise()) == "grouped convolution (groups=4) is not supported"
     assert ungrouped(check)(nn.Conv2d(4, 4, 1)) is None
+
+
+@pytest.mark.parametrize("method", ["ssf", "lora"])
+def test_a_tied_output_layer_is_never_adapted_so_merging_keeps_the_embeddings(method):
+    model = tiny_random_gemma3()
+    embeddings = model.model.embed_tokens.weight.detach().clone()
+    settings = {"name": method, "target_modules": ["lm_head", "q_proj", "v_proj"]}
+    model, report = inject_method(model, settings, head_modules=[])
+    assert "lm_head" not in report.adapted_modules
+    assert "tied" in report.skipped_modules["lm_head"]
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.requires_grad:
+                parameter.add_(0.1)
+    tokens = torch.arange(8).reshape(1, 8)
+    expected = model(tokens).logits
+    merged = merge_adapter(model, report)
+    assert torch.equal(merged.get_input_embeddings().weight, embeddings)
+    torch.testing.assert_close(merged(tokens).logits, expected, atol=1e-4, rtol=1e-4)
