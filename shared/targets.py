@@ -51,10 +51,18 @@ TIED_REASON = (
 )
 
 
+def input_embeddings(model: nn.Module) -> nn.Module | None:
+    """A transformers model's input embedding module; None for models without one (timm,
+    MONAI, and audio encoders whose `get_input_embeddings` raises NotImplementedError)."""
+    try:
+        return model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    except NotImplementedError:
+        return None
+
+
 def tied_to_input_embeddings(model: nn.Module) -> list[nn.Module]:
     """Modules other than the input embedding that share its weight, e.g. a tied `lm_head`."""
-    get_embeddings = getattr(model, "get_input_embeddings", None)
-    embeddings = get_embeddings() if callable(get_embeddings) else None
+    embeddings = input_embeddings(model)
     weight = getattr(embeddings, "weight", None)
     if weight is None:
         return []

@@ -26,7 +26,14 @@ from shared.methods.registry import (
     MethodSpec,
     register_method,
 )
-from shared.targets import LINEAR_LAYERS, LayerCheck, accepts, resolve_targets, ungrouped
+from shared.targets import (
+    LINEAR_LAYERS,
+    LayerCheck,
+    accepts,
+    input_embeddings,
+    resolve_targets,
+    ungrouped,
+)
 
 
 @dataclass
@@ -279,8 +286,7 @@ def apply_prompt_tuning(
     """Prompt tuning needs token embeddings, so only transformers text models take it (an audio
     encoder's input "embedding" is a convolution over spectrogram frames)."""
     has_config = getattr(model, "config", None) is not None
-    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
-    if not has_config or not isinstance(embeddings, nn.Embedding):
+    if not has_config or not isinstance(input_embeddings(model), nn.Embedding):
         raise ValueError(
             f"method.name=prompt_tuning needs a transformers text model with token embeddings; "
             f"{type(model).__name__} has none"
