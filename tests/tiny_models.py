@@ -375,3 +375,23 @@ def tiny_translation_splits():
         source_language="eng",
         target_language="hau",
     )
+
+
+def tiny_random_whisper_classifier():
+    """A 2-layer, 32-wide Whisper audio classifier over 8 mel bins and 16 positions, random."""
+    from transformers import WhisperConfig, WhisperForAudioClassification
+
+    torch.manual_seed(0)
+    config = WhisperConfig(
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=1,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        num_mel_bins=8,
+        max_source_positions=16,
+        num_labels=3,
+    )
+    return WhisperForAudioClassification(config)

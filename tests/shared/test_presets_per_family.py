@@ -15,29 +15,16 @@ from tiny_models import (
     tiny_random_marian,
     tiny_random_t5,
     tiny_random_wav2vec2_classifier,
+    tiny_random_whisper_classifier,
 )
-from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperForAudioClassification
+from transformers import LlamaConfig, LlamaForCausalLM
 
 from shared.architectures import PRESETS, matching_module_names
 from shared.inject import inject_method
 
 
-def tiny_random_whisper_classifier():
-    torch.manual_seed(0)
-    config = WhisperConfig(
-        d_model=32,
-        encoder_layers=2,
-        decoder_layers=1,
-        encoder_attention_heads=4,
-        decoder_attention_heads=4,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        num_mel_bins=8,
-        max_source_positions=16,
-        num_labels=3,
-    )
-    model = WhisperForAudioClassification(config)
-    return model, {"input_features": torch.randn(2, 8, 32)}
+def tiny_random_whisper_with_inputs():
+    return tiny_random_whisper_classifier(), {"input_features": torch.randn(2, 8, 32)}
 
 
 def tiny_random_wav2vec2_with_inputs():
@@ -84,7 +71,7 @@ def with_seq2seq_inputs(build):
 
 FAMILIES = {
     "whisper": (
-        tiny_random_whisper_classifier,
+        tiny_random_whisper_with_inputs,
         ["projector", "classifier"],
         r"self_attn\.(q|v)_proj",
     ),

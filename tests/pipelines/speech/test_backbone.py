@@ -11,11 +11,11 @@ from tiny_models import (
     random_waveform_batch,
     tiny_random_hubert_classifier,
     tiny_random_wav2vec2_classifier,
+    tiny_random_whisper_classifier,
     train_steps,
 )
 from transformers import (
     Wav2Vec2FeatureExtractor,
-    WhisperConfig,
     WhisperFeatureExtractor,
     WhisperForAudioClassification,
 )
@@ -29,23 +29,6 @@ WAV2VEC2_STYLE = {
     "wav2vec2": tiny_random_wav2vec2_classifier,
     "hubert": tiny_random_hubert_classifier,
 }
-
-
-def tiny_random_whisper_classifier() -> WhisperForAudioClassification:
-    torch.manual_seed(0)
-    config = WhisperConfig(
-        d_model=32,
-        encoder_layers=2,
-        decoder_layers=1,
-        encoder_attention_heads=4,
-        decoder_attention_heads=4,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        num_mel_bins=8,
-        max_source_positions=16,
-        num_labels=3,
-    )
-    return WhisperForAudioClassification(config)
 
 
 def test_wav2vec2_backbone_takes_the_window_as_it_is():
