@@ -3,7 +3,7 @@ test loader per test set (in-domain first), each batch tokenised by `Translation
 
 from __future__ import annotations
 
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from pipelines.translation.backbones import TranslationBackbone
 from pipelines.translation.collate import TranslationCollator
@@ -63,19 +63,15 @@ class TranslationDataModule(SplitDataModule):
             collate_fn=collator,
         )
         self.splits = splits
-        self.test_set_names = list(splits.tests)
 
     def setup(self, stage: str | None = None) -> None:
+        """The in-domain test set is "test"; the others follow as cross-domain test sets."""
         if self.datasets:
             return
+        (_, in_domain), *others = self.splits.tests.items()
         self.datasets = {
             "train": SentencePairs(self.splits.train),
             "val": SentencePairs(self.splits.val),
-            **{f"test/{name}": SentencePairs(pairs) for name, pairs in self.splits.tests.items()},
+            "test": SentencePairs(in_domain),
+            **{name: SentencePairs(pairs) for name, pairs in others},
         }
-
-    def test_dataloader(self) -> list[DataLoader]:
-        return [
-            self.loader(f"test/{name}", self.eval_batch_size, shuffle=False)
-            for name in self.test_set_names
-        ]

@@ -21,11 +21,11 @@ def test_one_test_loader_per_test_set_in_order_and_unshuffled():
     splits = tiny_translation_splits()
 
     loaders = module.test_dataloader()
-    assert module.test_set_names == ["in_domain", "out_of_domain"]
+    assert module.test_set_names() == ["test", "out_of_domain"]
     assert len(loaders) == 2
-    for loader, name in zip(loaders, module.test_set_names, strict=True):
+    for loader, pairs in zip(loaders, splits.tests.values(), strict=True):
         references = [ref for batch in loader for ref in batch["references"]]
-        assert references == splits.tests[name].targets
+        assert references == pairs.targets
 
 
 def test_batches_carry_texts_training_inputs_and_generation_inputs():
