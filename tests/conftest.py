@@ -1,7 +1,11 @@
 """Fixtures shared across test folders."""
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 import torch
+from real_data import require_real_data
 
 
 @pytest.fixture(scope="module")
@@ -16,3 +20,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real-data folder ($PEFTSUITE_DATA_DIR or ../shared/data); skip if absent, fail in CI.
+
+    Session-scoped so module-scoped fixtures that load a data set once can depend on it.
+    """
+    return require_real_data()
+
+
+@pytest.fixture(scope="session")
+def require_data() -> Callable[..., Path]:
+    """`require_data("fsdd", "recordings")`: that path, or skip (fail in CI) when it is missing.
+
+    For tests that need one data set rather than the folder: a developer may hold only some.
+    """
+    return require_real_data

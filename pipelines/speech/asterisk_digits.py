@@ -9,6 +9,7 @@ marks the dataset `test_only` so training on it is refused. See data_cards/aster
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from pipelines.speech.audio_io import (
     read_clips,
     require_some_clips,
 )
-from pipelines.speech.options import check_flag, check_positive
+from pipelines.speech.options import check_positive
 
 ASTERISK_SOURCE = (
     "the Asterisk core sound prompts (Debian asterisk-core-sounds-en-wav, Allison Smith, "
@@ -32,7 +33,13 @@ SOUNDS_DIRS = (
 )
 ASTERISK_SAMPLE_RATE = 8000
 ASTERISK_SPEAKER = "allison"
-ASTERISK_OPTIONS = {"sounds_dir": None, "max_seconds": 2.5, "lenient": False}
+
+
+@dataclass
+class AsteriskOptions:
+    sounds_dir: str | None = None  # None: the Debian package's folder
+    max_seconds: float = 2.5
+    lenient: bool = False
 
 
 def load_asterisk_digits(
@@ -45,7 +52,6 @@ def load_asterisk_digits(
 ) -> AudioClassificationSplits:
     """The ten prompts as the test split; train and val are empty (`data_dir`, `seed` unused)."""
     check_positive("max_seconds", max_seconds)
-    check_flag("lenient", lenient)
     folder = _digits_folder(name, sounds_dir)
     clips = [Clip(folder / f"{digit}.wav", digit, ASTERISK_SPEAKER) for digit in range(10)]
     examples, skipped = read_clips(clips, max_seconds, lenient, ASTERISK_SAMPLE_RATE)

@@ -145,7 +145,10 @@ class AudioClassificationDataModule(SplitDataModule):
         cross_domain: Mapping[str, AudioExamples] | None = None,
     ) -> None:
         super().__init__(
-            batch_size=batch_size, eval_batch_size=eval_batch_size, num_workers=num_workers
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            num_workers=num_workers,
+            cross_domain=list(cross_domain or {}),
         )
         if feature_extractor.sampling_rate != SAMPLE_RATE:
             raise ValueError(
@@ -160,7 +163,7 @@ class AudioClassificationDataModule(SplitDataModule):
                 f"({feature_extractor.hop_length / SAMPLE_RATE} s)."
             )
         self.splits = splits
-        self.cross_domain = dict(cross_domain or {})
+        self.cross_domain_clips = dict(cross_domain or {})
         self.feature_extractor = feature_extractor
         self.window_samples = window_samples
         self.encoder_inputs = log_mel_inputs if is_whisper else waveform_inputs
@@ -168,7 +171,7 @@ class AudioClassificationDataModule(SplitDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
-        named = {split: getattr(self.splits, split) for split in SPLITS} | self.cross_domain
+        named = {split: getattr(self.splits, split) for split in SPLITS} | self.cross_domain_clips
         for name, examples in named.items():
             inputs = self.encoder_inputs(
                 examples, self.feature_extractor, self.window_samples, name

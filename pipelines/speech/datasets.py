@@ -1,7 +1,7 @@
 """The audio classification datasets the speech pipeline accepts, each read into train/val/test.
 
-One registry, `AUDIO_DATASETS`, is the single list of dataset names (`data.name`); each source
-lives in its own module:
+Each registers itself in the suite's dataset registry (`shared.datasets`) under its `data.name`,
+with a dataclass of its options; each source lives in its own module:
 
 - `fsdd`: the Free Spoken Digit Dataset, 6 real speakers (`pipelines.speech.fsdd`);
 - `espeak_digits`: digits synthesised with espeak-ng in many voices, cached on disk
@@ -19,12 +19,10 @@ silently: `AudioClassificationSplits.skipped` maps each skipped file to the reas
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.speech.asterisk_digits import ASTERISK_OPTIONS, ASTERISK_SOURCE, load_asterisk_digits
+from pipelines.speech.asterisk_digits import ASTERISK_SOURCE, AsteriskOptions, load_asterisk_digits
 from pipelines.speech.audio_io import (
     DIGITS,
     SAMPLE_RATE,
@@ -32,37 +30,21 @@ from pipelines.speech.audio_io import (
     AudioExamples,
     resample,
 )
-from pipelines.speech.espeak_digits import ESPEAK_OPTIONS, ESPEAK_SOURCE, load_espeak_digits
-from pipelines.speech.fsdd import FSDD_OPTIONS, FSDD_SOURCE, load_fsdd
-from pipelines.speech.wav_folder import WAV_FOLDER_OPTIONS, load_wav_folder
+from pipelines.speech.espeak_digits import ESPEAK_SOURCE, EspeakOptions, load_espeak_digits
+from pipelines.speech.fsdd import FSDD_SOURCE, FsddOptions, load_fsdd
+from pipelines.speech.wav_folder import WavFolderOptions, load_wav_folder
+from shared.datasets import checked_options, dataset_names, get_dataset, register_dataset
 
+PIPELINE = "speech"
 SPLITS = ("train", "val", "test")
 __all__ = [
-    "AUDIO_DATASETS",
     "SAMPLE_RATE",
     "SPLITS",
     "AudioClassificationSplits",
-    "AudioDataset",
     "AudioExamples",
     "load_audio_dataset",
     "resample",
 ]
-
-
-@dataclass(frozen=True)
-class AudioDataset:
-    """A registry entry: how to read the dataset, its classes, options and where it comes from.
-
-    `load(name, data_dir, seed, **options)` returns the splits with the skipped files.
-    `label_names` is None where the classes come from the data (`wav_folder`). A `test_only`
-    dataset has no train or val clips: it is a domain to evaluate on, never to train on.
-    """
-
-    load: Callable[..., AudioClassificationSplits]
-    label_names: tuple[str, ...] | None
-    source: str
-    options: Mapping[str, Any] = field(default_factory=dict)
-    test_only: bool = False
 
 
 def load_audio_dataset(
@@ -76,41 +58,48 @@ def load_audio_dataset(
     """Read dataset `name` and split it into train, val (carved with `seed`) and test.
 
     Args:
-        name: a key of `AUDIO_DATASETS` (`data.name`).
+        name: a registered speech dataset (`data.name`).
         data_dir: folder holding `fsdd/recordings/` (`data.data_dir`); other sources ignore it.
         seed: seeds the validation split; only `wav_folder`'s test split depends on it too.
         for_training: the caller trains on the train split, so a `test_only` dataset is refused;
             pass False to read one for evaluation (its train and val splits are empty).
-        options: dataset options, see `AUDIO_DATASETS[name].options` for names and defaults.
+        options: dataset options (`data.options`), checked against the dataset's options class.
     """
-    dataset = AUDIO_DATASETS.get(name)
-    if dataset is None:
-        raise ValueError(
-            f"data.name={name!r} is not an audio dataset; valid names: {', '.join(AUDIO_DATASETS)}."
-        )
+    dataset = get_dataset(name, PIPELINE)
     if dataset.test_only and for_training:
-        trainable = ", ".join(key for key, entry in AUDIO_DATASETS.items() if not entry.test_only)
         raise ValueError(
-            f"data.name={name!r} cannot be trained on: it is evaluation-only "
-            f"(AUDIO_DATASETS[{name!r}].test_only=True), all its clips form the test split and "
-            f"train would be empty. Train on one of {trainable} and evaluate on {name!r}."
+            f"data.name={name!r} cannot be trained on: it is evaluation-only, all its clips form "
+            f"the test split and train would be empty. Train on one of "
+            f"{', '.join(dataset_names(PIPELINE, trainable=True))} and evaluate on {name!r}."
         )
-    unknown = sorted(set(options) - set(dataset.options))
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {', '.join(f'data.options.{key}' for key in unknown)} for "
-            f"data.name={name!r}; valid options: {', '.join(dataset.options) or 'none'}."
-        )
-    return dataset.load(name, data_dir, seed, **{**dataset.options, **options})
+    return dataset.loader(name, data_dir, seed, **checked_options(dataset, options))
 
 
-AUDIO_DATASETS: dict[str, AudioDataset] = {
-    "fsdd": AudioDataset(load_fsdd, DIGITS, FSDD_SOURCE, FSDD_OPTIONS),
-    "espeak_digits": AudioDataset(load_espeak_digits, DIGITS, ESPEAK_SOURCE, ESPEAK_OPTIONS),
-    "asterisk_digits": AudioDataset(
-        load_asterisk_digits, DIGITS, ASTERISK_SOURCE, ASTERISK_OPTIONS, test_only=True
-    ),
-    "wav_folder": AudioDataset(
-        load_wav_folder, None, "your own <path>/<class>/*.wav folder", WAV_FOLDER_OPTIONS
-    ),
-}
+# `facts` of each registered dataset: its class names, or None where the folder names them.
+register_dataset(
+    "fsdd", load_fsdd, pipeline=PIPELINE, options=FsddOptions, source=FSDD_SOURCE, facts=DIGITS
+)
+register_dataset(
+    "espeak_digits",
+    load_espeak_digits,
+    pipeline=PIPELINE,
+    options=EspeakOptions,
+    source=ESPEAK_SOURCE,
+    facts=DIGITS,
+)
+register_dataset(
+    "asterisk_digits",
+    load_asterisk_digits,
+    pipeline=PIPELINE,
+    options=AsteriskOptions,
+    source=ASTERISK_SOURCE,
+    test_only=True,
+    facts=DIGITS,
+)
+register_dataset(
+    "wav_folder",
+    load_wav_folder,
+    pipeline=PIPELINE,
+    options=WavFolderOptions,
+    source="your own <path>/<class>/*.wav folder",
+)

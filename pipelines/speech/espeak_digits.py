@@ -18,6 +18,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.speech.audio_io import (
@@ -28,7 +29,6 @@ from pipelines.speech.audio_io import (
     require_some_clips,
 )
 from pipelines.speech.options import (
-    check_flag,
     check_fraction,
     check_integers_in,
     check_names,
@@ -47,16 +47,22 @@ VARIANTS = ("m1", "m3", "f1", "f3")
 # One voice per accent, each variant at least once: every test voice is new as a whole,
 # though its accent and its variant are each heard in training in other voices.
 TEST_VOICES = ("en-us+f3", "en-gb+m3", "en-gb-x-rp+f1", "en-gb-scotland+m1", "en-029+f3")
-ESPEAK_OPTIONS = {
-    "voices": tuple(f"{accent}+{variant}" for accent in ACCENTS for variant in VARIANTS),
-    "speeds": (130, 175, 220),
-    "pitches": (35, 65),
-    "test_voices": TEST_VOICES,
-    "val_fraction": 0.1,
-    "max_seconds": 2.5,
-    "lenient": False,
-    "cache_dir": None,
-}
+
+
+@dataclass
+class EspeakOptions:
+    voices: list[str] = field(
+        default_factory=lambda: [f"{accent}+{var}" for accent in ACCENTS for var in VARIANTS]
+    )
+    speeds: list[int] = field(default_factory=lambda: [130, 175, 220])
+    pitches: list[int] = field(default_factory=lambda: [35, 65])
+    test_voices: list[str] = field(default_factory=lambda: list(TEST_VOICES))
+    val_fraction: float = 0.1
+    max_seconds: float = 2.5
+    lenient: bool = False
+    cache_dir: str | None = None
+
+
 SPEED_RANGE = (80, 450)  # words per minute that espeak-ng documents
 PITCH_RANGE = (0, 99)
 
@@ -92,7 +98,6 @@ def load_espeak_digits(
         )
     check_fraction("val_fraction", val_fraction)
     check_positive("max_seconds", max_seconds)
-    check_flag("lenient", lenient)
     folder = espeak_digit_folder(voices, speeds, pitches, cache_dir)
     clips = [
         Clip(folder / _clip_name(digit, voice, speed, pitch), digit, voice)

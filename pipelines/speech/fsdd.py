@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from pipelines.speech.audio_io import (
     read_clips,
     require_some_clips,
 )
-from pipelines.speech.options import check_flag, check_fraction, check_names, check_positive
+from pipelines.speech.options import check_fraction, check_names, check_positive
 from pipelines.speech.splits import held_out_speaker_mask, split_with_test_mask
 
 FSDD_SOURCE = (
@@ -31,13 +32,15 @@ FSDD_SOURCE = (
 FSDD_SAMPLE_RATE = 8000
 FSDD_TEST_TAKES = 5  # FSDD's own convention: takes 0-4 of every digit and speaker are test.
 FSDD_NAME = re.compile(r"(?P<digit>[0-9])_(?P<speaker>[A-Za-z]+)_(?P<index>[0-9]+)\.wav")
-FSDD_OPTIONS = {
-    "split": "official",
-    "test_speakers": ("george", "lucas"),
-    "val_fraction": 0.1,
-    "max_seconds": 2.5,
-    "lenient": False,
-}
+
+
+@dataclass
+class FsddOptions:
+    split: str = "official"  # "official" (by take) or "speakers" (test_speakers held out)
+    test_speakers: list[str] = field(default_factory=lambda: ["george", "lucas"])
+    val_fraction: float = 0.1
+    max_seconds: float = 2.5
+    lenient: bool = False  # skip unreadable clips (counted) instead of stopping
 
 
 def load_fsdd(
@@ -56,7 +59,6 @@ def load_fsdd(
     check_names("test_speakers", test_speakers, "speaker names")
     check_fraction("val_fraction", val_fraction)
     check_positive("max_seconds", max_seconds)
-    check_flag("lenient", lenient)
     folder = _recordings_folder(name, data_dir)
     clips, takes, skipped = _parse_names(sorted(folder.glob("*.wav")), lenient)
     examples, unreadable = read_clips(clips, max_seconds, lenient, FSDD_SAMPLE_RATE)

@@ -16,11 +16,6 @@ def check_positive(option: str, value: Any) -> None:
         raise ValueError(f"data.options.{option} must be a positive number, got {value!r}.")
 
 
-def check_flag(option: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"data.options.{option} must be true or false, got {value!r}.")
-
-
 def check_names(option: str, value: Any, what: str) -> None:
     """A list of distinct strings, e.g. speaker names (`what` says what they name)."""
     if isinstance(value, str) or not all(isinstance(item, str) for item in value):

@@ -69,5 +69,4 @@ def prepare_speech(config: DictConfig) -> PreparedPipeline:
             test_speakers=sorted(set(splits.test.speakers)),
             cross_domain_sizes={name: len(test) for name, test in cross_domain.items()},
         ),
-        test_set_names=["test", *cross_domain],
     )

@@ -9,6 +9,7 @@ See data_cards/wav_folder.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +20,19 @@ from pipelines.speech.audio_io import (
     read_clips,
     require_some_clips,
 )
-from pipelines.speech.options import check_flag, check_fraction, check_positive
+from pipelines.speech.options import check_fraction, check_positive
 from pipelines.speech.splits import split_with_test_mask, stratified_test_mask
 
 UNKNOWN_SPEAKER = "unknown"
-WAV_FOLDER_OPTIONS = {
-    "path": None,
-    "val_fraction": 0.1,
-    "test_fraction": 0.2,
-    "max_seconds": 2.5,
-    "lenient": False,
-}
+
+
+@dataclass
+class WavFolderOptions:
+    path: str | None = None  # <path>/<class>/*.wav
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    max_seconds: float = 2.5
+    lenient: bool = False
 
 
 def load_wav_folder(
@@ -54,7 +57,6 @@ def load_wav_folder(
             "nothing to train on; it must be below 1."
         )
     check_positive("max_seconds", max_seconds)
-    check_flag("lenient", lenient)
     root = _root(name, path)
     label_names = sorted(child.name for child in root.iterdir() if _is_class_folder(child))
     if not label_names:

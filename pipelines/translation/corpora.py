@@ -1,10 +1,11 @@
 """Parallel corpora for the translation pipeline: train/val pairs and one or more test sets.
 
-One registry, `TRANSLATION_CORPORA`, is the single list of corpus names (`data.name`). Two can be
-trained on: MAFAND-MT (news, 21 African languages paired with English or French; its dev split is
-our val split) and Tatoeba (short everyday sentences, 112 languages paired with English; it has no
-splits, so it is split 70/15/15 with `seed`). FLORES-200 devtest and TICO-19 hold a test set only
-and are added as out-of-domain tests with `data.options.extra_tests`. Files are read from
+Each corpus registers itself in the suite's dataset registry (`shared.datasets`) under its
+`data.name`, with a dataclass of its options. Two can be trained on: MAFAND-MT (news, 21 African
+languages paired with English or French; its dev split is our val split) and Tatoeba (short
+everyday sentences, 112 languages paired with English; it has no splits, so it is split 70/15/15
+with `seed`). FLORES-200 devtest and TICO-19 hold a test set only and are added as out-of-domain
+tests (`extra_tests` here, `data.cross_domain` in a config). Files are read from
 `<data.data_dir>/translation/` (CI: `../shared/data`) and never copied into the repository.
 
 Every run of the same options and seed gets the same pairs, and no test sentence is trained on:
@@ -33,9 +34,15 @@ from pipelines.translation.corpus_layouts import (
 from pipelines.translation.languages import language_name, same_language
 from pipelines.translation.overlap import drop_test_overlap
 from pipelines.translation.parallel_text import ParallelText, read_parallel, subsample_pairs
+from shared.datasets import (
+    DatasetSpec,
+    checked_options,
+    dataset_names,
+    get_dataset,
+    register_dataset,
+)
 
 __all__ = [
-    "TRANSLATION_CORPORA",
     "ParallelText",
     "TranslationSplits",
     "language_name",
@@ -46,7 +53,7 @@ __all__ = [
 # Test sets capped by data.options.max_test_pairs keep the same pairs whatever the run's seed, so
 # scores of different seeds and methods are over the same sentences.
 TEST_CAP_SEED = 0
-COMMON_OPTIONS: dict[str, Any] = {"extra_tests": (), "max_test_pairs": None, "drop_empty": False}
+PIPELINE = "translation"
 
 
 @dataclass(frozen=True)
@@ -67,48 +74,56 @@ class TranslationSplits:
 
 
 @dataclass(frozen=True)
-class Corpus:
-    """A registry entry: where the corpus lives, how to find a pair's files, its options.
-
-    `options` are the training options and their defaults; None marks a test-only corpus.
-    """
+class CorpusFiles:
+    """Where a registered corpus lives and how to find a pair's files (its `facts`)."""
 
     folder: str  # under <data.data_dir>/translation/
     locate: Callable[[Path, str, str], PairFiles]
-    source: str  # where to get it and its license, for error messages
-    options: Mapping[str, Any] | None = None
+
+
+@dataclass
+class CorpusOptions:
+    """`data.options` of a trainable corpus."""
+
+    source: str | None = None  # ISO 639-3 code translated from, e.g. "eng"
+    target: str | None = None  # ISO 639-3 code translated into, e.g. "hau"
+    train_pairs: int | None = None  # a seeded subset of this many training pairs (low data)
+    prompt: str | None = None  # decoder-only prompt template; None takes the default
+    max_test_pairs: int | None = None  # cap every test set to a fixed subset of this many
+    drop_empty: bool = False  # drop pairs with an empty side instead of raising
+
+
+@dataclass
+class SplitCorpusOptions(CorpusOptions):
+    """A corpus without official splits is split with the run's seed."""
+
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
 
 
 def load_translation_data(
     name: str,
     data_dir: str | Path | None,
     *,
-    source: str,
-    target: str,
     seed: int = 0,
+    extra_tests: Sequence[str] = (),
     **options: Any,
 ) -> TranslationSplits:
-    """Read corpus `name` in the direction `source` -> `target`, with its test sets.
+    """Read corpus `name` in the direction `source` -> `target` (options), with its test sets.
 
     Args:
-        name: a trainable key of `TRANSLATION_CORPORA` (`data.name`): mafand or tatoeba.
+        name: a trainable registered corpus (`data.name`): mafand or tatoeba.
         data_dir: folder holding `translation/` (`data.data_dir`).
-        source: ISO 639-3 code of the language translated from, e.g. "eng".
-        target: ISO 639-3 code of the language translated into, e.g. "hau".
         seed: seeds Tatoeba's split; MAFAND's splits and the capped test sets do not depend on it.
-        options: `extra_tests` (test-only corpora to add, e.g. [flores200, tico19]),
-            `max_test_pairs` (cap every test set to a fixed subset of this many pairs),
-            `drop_empty` (drop pairs with an empty side instead of raising), and for tatoeba
-            `val_fraction` and `test_fraction`; see `TRANSLATION_CORPORA[name].options`.
+        extra_tests: test-only corpora to add after the corpus' own test set, e.g.
+            [flores200, tico19] (a config names them under `data.cross_domain`).
+        options: `data.options`, checked against the corpus' options class: `source` and
+            `target` (ISO 639-3 codes), `max_test_pairs`, `drop_empty`, and for tatoeba
+            `val_fraction` and `test_fraction`.
     """
     corpus = _trainable_corpus(name)
-    unknown = sorted(set(options) - set(corpus.options))
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {', '.join(f'data.options.{key}' for key in unknown)} for "
-            f"data.name={name!r}; valid options: source, target, {', '.join(corpus.options)}."
-        )
-    options = {**corpus.options, **options}
+    options = checked_options(corpus, options) | {"extra_tests": extra_tests}
+    source, target = options["source"], options["target"]
     _check_options(name, source, target, options)
     notes: dict[str, Any] = {"dropped_empty": {}}
     train, val, test = _read_in_domain(name, data_dir, source, target, seed, options, notes)
@@ -127,18 +142,13 @@ def load_translation_data(
     return TranslationSplits(train, val, tests, source, target, notes)
 
 
-def _trainable_corpus(name: str) -> Corpus:
-    corpus = TRANSLATION_CORPORA.get(name)
-    trainable = [key for key, entry in TRANSLATION_CORPORA.items() if entry.options is not None]
-    if corpus is None:
+def _trainable_corpus(name: str) -> DatasetSpec:
+    corpus = get_dataset(name, PIPELINE)
+    if corpus.test_only:
         raise ValueError(
-            f"data.name={name!r} is not a translation corpus; valid names: "
-            f"{', '.join(trainable)} (and as extra tests: {', '.join(TRANSLATION_CORPORA)})."
-        )
-    if corpus.options is None:
-        raise ValueError(
-            f"data.name={name!r} holds a test set only; train on one of {', '.join(trainable)} "
-            f"and add it with data.options.extra_tests=[{name}]."
+            f"data.name={name!r} holds a test set only; train on one of "
+            f"{', '.join(dataset_names(PIPELINE, trainable=True))} and add it as an "
+            f"out-of-domain test with data.cross_domain={{{name}: {{}}}}."
         )
     return corpus
 
@@ -158,20 +168,16 @@ def _check_options(name: str, source: str, target: str, options: Mapping[str, An
             f"data.options.extra_tests must be a list of corpus names, got {extra_tests!r}."
         )
     for extra in extra_tests:
-        if extra not in TRANSLATION_CORPORA or extra == name:
+        if extra not in dataset_names(PIPELINE) or extra == name:
             raise ValueError(
                 f"data.options.extra_tests names {extra!r}; valid names: "
-                f"{', '.join(key for key in TRANSLATION_CORPORA if key != name)}."
+                f"{', '.join(key for key in dataset_names(PIPELINE) if key != name)}."
             )
     if len(set(extra_tests)) != len(extra_tests):
         raise ValueError(f"data.options.extra_tests names a corpus twice: {list(extra_tests)}.")
     cap = options["max_test_pairs"]
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
         raise ValueError(f"data.options.max_test_pairs must be null or >= 1, got {cap!r}.")
-    if not isinstance(options["drop_empty"], bool):
-        raise ValueError(
-            f"data.options.drop_empty must be true or false, got {options['drop_empty']!r}."
-        )
     if "val_fraction" in options:
         _check_split_fractions(options["val_fraction"], options["test_fraction"])
 
@@ -222,8 +228,8 @@ def _read_in_domain(
 def _locate(
     name: str, data_dir: str | Path | None, source: str, target: str, setting: str = "data.name"
 ) -> PairFiles:
-    corpus = TRANSLATION_CORPORA[name]
-    relative = f"translation/{corpus.folder}"
+    corpus = get_dataset(name, PIPELINE)
+    relative = f"translation/{corpus.facts.folder}"
     help_text = (
         f"Get it from {corpus.source}, or point data.data_dir=... at a folder holding "
         f"{relative}/ (CI uses ../shared/data)."
@@ -236,7 +242,7 @@ def _locate(
     folder = Path(data_dir) / relative
     if not folder.is_dir():
         raise FileNotFoundError(f"{setting} names {name!r}: {folder} does not exist. " + help_text)
-    return corpus.locate(folder, source, target)
+    return corpus.facts.locate(folder, source, target)
 
 
 def _read(
@@ -280,36 +286,44 @@ def _cap(pairs: ParallelText, max_pairs: int) -> ParallelText:
     return subsample_pairs(pairs, count=max_pairs, seed=TEST_CAP_SEED)
 
 
-TRANSLATION_CORPORA: dict[str, Corpus] = {
-    "mafand": Corpus(
-        folder="mafand",
-        locate=locate_mafand,
-        source=(
-            "MAFAND-MT (https://github.com/masakhane-io/lafand-mt, data/text_files; "
-            "CC BY-NC 4.0, non-commercial)"
-        ),
-        options=COMMON_OPTIONS,
+register_dataset(
+    "mafand",
+    load_translation_data,
+    pipeline=PIPELINE,
+    options=CorpusOptions,
+    source=(
+        "MAFAND-MT (https://github.com/masakhane-io/lafand-mt, data/text_files; "
+        "CC BY-NC 4.0, non-commercial)"
     ),
-    "tatoeba": Corpus(
-        folder="tatoeba/v1",
-        locate=locate_tatoeba,
-        source=(
-            "the LASER Tatoeba test sets (https://github.com/facebookresearch/LASER, "
-            "data/tatoeba/v1; CC BY 2.0 FR)"
-        ),
-        options={**COMMON_OPTIONS, "val_fraction": 0.15, "test_fraction": 0.15},
+    facts=CorpusFiles("mafand", locate_mafand),
+)
+register_dataset(
+    "tatoeba",
+    load_translation_data,
+    pipeline=PIPELINE,
+    options=SplitCorpusOptions,
+    source=(
+        "the LASER Tatoeba test sets (https://github.com/facebookresearch/LASER, "
+        "data/tatoeba/v1; CC BY 2.0 FR)"
     ),
-    "flores200": Corpus(
-        folder="flores200/devtest",
-        locate=locate_flores200,
-        source=(
-            "FLORES-200 (https://github.com/facebookresearch/flores/tree/main/flores200, the "
-            "devtest/ folder of flores200_dataset.tar.gz; CC BY-SA 4.0)"
-        ),
+    facts=CorpusFiles("tatoeba/v1", locate_tatoeba),
+)
+register_dataset(
+    "flores200",
+    load_translation_data,
+    pipeline=PIPELINE,
+    source=(
+        "FLORES-200 (https://github.com/facebookresearch/flores/tree/main/flores200, the "
+        "devtest/ folder of flores200_dataset.tar.gz; CC BY-SA 4.0)"
     ),
-    "tico19": Corpus(
-        folder="tico19",
-        locate=locate_tico19,
-        source="TICO-19 (https://tico-19.github.io, tico19-testset.zip, test/; CC0)",
-    ),
-}
+    test_only=True,
+    facts=CorpusFiles("flores200/devtest", locate_flores200),
+)
+register_dataset(
+    "tico19",
+    load_translation_data,
+    pipeline=PIPELINE,
+    source="TICO-19 (https://tico-19.github.io, tico19-testset.zip, test/; CC0)",
+    test_only=True,
+    facts=CorpusFiles("tico19", locate_tico19),
+)

@@ -61,6 +61,7 @@ class TranslationDataModule(SplitDataModule):
             eval_batch_size=eval_batch_size,
             num_workers=num_workers,
             collate_fn=collator,
+            cross_domain=list(splits.tests)[1:],
         )
         self.splits = splits
 

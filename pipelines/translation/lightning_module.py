@@ -1,7 +1,7 @@
 """The LightningModule for translation: teacher-forced training, generation-based evaluation.
 
-It trains whatever the injection layer left trainable and keeps checkpoints small (only those
-tensors), like the classifier. Training minimises cross-entropy on target tokens (the collator
+It trains whatever the injection layer left trainable and keeps checkpoints small, through
+`PeftModule` like the classifier. Training minimises cross-entropy on target tokens (the collator
 gives prompt and padding label -100). Validation logs `val_loss` and `val_chrf`, the chrF of
 translations generated for the first `val_generation_limit` validation sentences, so
 checkpointing can keep the model that translates best. Testing translates every test set
@@ -17,10 +17,8 @@ sentence; translations of padded rows can differ slightly from translating them 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any
 
-import lightning
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
@@ -28,11 +26,7 @@ from transformers import PreTrainedTokenizerBase
 from pipelines.translation.backbones import Architecture
 from pipelines.translation.scoring import translation_scores
 from shared.inject import InjectionReport
-from shared.peft_training import (
-    adamw_over_trainable,
-    checkpoint_state_dict,
-    update_rank_budget,
-)
+from shared.peft_module import PeftModule, ScoredSet
 
 
 def first_line(text: str) -> str:
@@ -40,13 +34,12 @@ def first_line(text: str) -> str:
     return text.strip().split("\n", 1)[0].strip()
 
 
-class PeftTranslator(lightning.LightningModule):
+class PeftTranslator(PeftModule):
     """Translation over an injected encoder-decoder or decoder-only model.
 
-    Batches are `TranslationCollator` dicts. After `trainer.test`, `test_metrics` (the first,
-    in-domain test set) and `cross_domain_metrics[set_name]` (the others) hold bleu, chrf,
-    chrf_plus_plus, their sacrebleu signatures, the sentence count and generation speed, and
-    `test_samples[set_name]` every (source, reference, hypothesis), in order.
+    Batches are `TranslationCollator` dicts. Each test set's `ScoredSet` holds bleu, chrf,
+    chrf_plus_plus, their sacrebleu signatures, the sentence count and generation speed, and as
+    predictions every (source, reference, hypothesis), in order.
     """
 
     def __init__(
@@ -56,37 +49,27 @@ class PeftTranslator(lightning.LightningModule):
         *,
         tokenizer: PreTrainedTokenizerBase,
         architecture: Architecture,
-        test_set_names: Sequence[str],
         learning_rate: float,
         weight_decay: float = 0.0,
         max_new_tokens: int = 128,
         num_beams: int = 1,
         val_generation_limit: int = 32,
     ) -> None:
-        super().__init__()
         if val_generation_limit < 1:
             raise ValueError(
                 f"val_generation_limit must be at least 1 (val_chrf needs translations), got "
                 f"{val_generation_limit}"
             )
-        self.model = model
-        self.report = report
+        super().__init__(model, report, learning_rate=learning_rate, weight_decay=weight_decay)
         self.tokenizer = tokenizer
         self.architecture = architecture
-        self.test_set_names = list(test_set_names)
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
         self.max_new_tokens = max_new_tokens
         self.num_beams = num_beams
         self.val_generation_limit = val_generation_limit
-        # Checkpoints hold only trainable tensors, so loading must not demand the backbone.
-        self.strict_loading = False
         self.val_translations: list[tuple[str, str]] = []
-        self.test_records: dict[str, dict[str, Any]] = {}
-        # The in-domain (first) test set's scores, and the other test sets' by name.
-        self.test_metrics: dict[str, Any] = {}
-        self.cross_domain_metrics: dict[str, dict[str, Any]] = {}
-        self.test_samples: dict[str, list[dict[str, str]]] = {}
+
+    def batch_size(self, batch: dict[str, Any]) -> int:
+        return len(batch["sources"])
 
     def loss(self, batch: dict[str, Any]) -> torch.Tensor:
         return self.model(**batch["inputs"]).loss
@@ -114,23 +97,16 @@ class PeftTranslator(lightning.LightningModule):
         generated = int((new_tokens != self.tokenizer.pad_token_id).sum())
         return [first_line(text) for text in texts], generated
 
-    def on_fit_start(self) -> None:
-        # Pretrained models load in eval mode; dropout belongs to training.
-        self.model.train()
-
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
         loss = self.loss(batch)
-        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["sources"]))
+        self.log("train_loss", loss, prog_bar=True, batch_size=self.batch_size(batch))
         return loss
-
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_index: int) -> None:
-        update_rank_budget(self.model, self.global_step)
 
     def on_validation_epoch_start(self) -> None:
         self.val_translations.clear()
 
     def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:
-        self.log("val_loss", self.loss(batch), prog_bar=True, batch_size=len(batch["sources"]))
+        self.log("val_loss", self.loss(batch), prog_bar=True, batch_size=self.batch_size(batch))
         wanted = self.val_generation_limit - len(self.val_translations)
         if wanted > 0:
             inputs = {key: value[:wanted] for key, value in batch["generation_inputs"].items()}
@@ -141,48 +117,28 @@ class PeftTranslator(lightning.LightningModule):
         hypotheses, references = zip(*self.val_translations, strict=True)
         self.log("val_chrf", translation_scores(hypotheses, references)["chrf"], prog_bar=True)
 
-    def on_test_epoch_start(self) -> None:
-        self.test_records = {
-            name: {"samples": [], "seconds": 0.0, "tokens": 0} for name in self.test_set_names
-        }
-
-    def test_step(self, batch: dict[str, Any], batch_index: int, dataloader_idx: int = 0) -> None:
-        record = self.test_records[self.test_set_names[dataloader_idx]]
+    def test_outputs(self, batch: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         hypotheses, generated = self.translate(batch["generation_inputs"])
-        record["seconds"] += time.perf_counter() - started
-        record["tokens"] += generated
-        record["samples"].extend(
+        samples = [
             {"source": source, "reference": reference, "hypothesis": hypothesis}
             for source, reference, hypothesis in zip(
                 batch["sources"], batch["references"], hypotheses, strict=True
             )
+        ]
+        return {"samples": samples, "seconds": time.perf_counter() - started, "tokens": generated}
+
+    def score_test_set(self, name: str, outputs: list[dict[str, Any]]) -> ScoredSet:
+        samples = [sample for output in outputs for sample in output["samples"]]
+        seconds = sum(output["seconds"] for output in outputs)
+        scores = translation_scores(
+            [s["hypothesis"] for s in samples], [s["reference"] for s in samples]
         )
-
-    def on_test_epoch_end(self) -> None:
-        for name, record in self.test_records.items():
-            samples = record["samples"]
-            scores = translation_scores(
-                [s["hypothesis"] for s in samples], [s["reference"] for s in samples]
-            )
-            self.test_samples[name] = samples
-            metrics = {
-                **scores,
-                "test_set": name,
-                "sentences": len(samples),
-                "generation_seconds": record["seconds"],
-                "generated_tokens_per_second": record["tokens"] / max(record["seconds"], 1e-9),
-            }
-            if name == self.test_set_names[0]:
-                self.test_metrics = metrics
-            else:
-                self.cross_domain_metrics[name] = metrics
-            self.log_dict(
-                {f"test_{key}/{name}": scores[key] for key in ("bleu", "chrf", "chrf_plus_plus")}
-            )
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return adamw_over_trainable(self.model, self.learning_rate, self.weight_decay)
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["state_dict"] = checkpoint_state_dict(self.model, self.report)
+        metrics = {
+            **scores,
+            "test_set": name,
+            "sentences": len(samples),
+            "generation_seconds": seconds,
+            "generated_tokens_per_second": sum(o["tokens"] for o in outputs) / max(seconds, 1e-9),
+        }
+        return ScoredSet(metrics, predictions=samples)

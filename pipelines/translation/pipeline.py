@@ -21,6 +21,7 @@ from pipelines.translation.datamodule import TranslationDataModule
 from pipelines.translation.lightning_module import PeftTranslator
 from pipelines.translation.prompts import DEFAULT_TEMPLATE
 from shared.atomic import write_text_atomic
+from shared.peft_module import IN_DOMAIN, EvaluationResult
 
 SAMPLE_LINES = 10  # translations per test set shown in samples.md (all go to translations/)
 
@@ -30,8 +31,7 @@ def load_splits(config: DictConfig) -> tuple[TranslationSplits, TranslationSplit
     low-data setting."""
     data = config.data
     options = OmegaConf.to_container(data.options, resolve=True) or {}
-    options.pop("prompt", None)
-    train_pairs = options.pop("train_pairs", None)
+    train_pairs = options.get("train_pairs")
     if "extra_tests" in options:
         raise ValueError(
             "data.options.extra_tests: name out-of-domain test sets under data.cross_domain "
@@ -58,10 +58,12 @@ def load_splits(config: DictConfig) -> tuple[TranslationSplits, TranslationSplit
     return full, dataclasses.replace(full, train=train)
 
 
-def write_translations(module: PeftTranslator, directory: Path) -> None:
-    """Every test translation as TSV per test set, and the first few per set in samples.md."""
+def write_translations(result: EvaluationResult, directory: Path, in_domain: str) -> None:
+    """Every test translation as TSV per test set, and the first few per set in samples.md;
+    the in-domain set ("test") is named after its corpus, `in_domain`."""
     lines = ["# Sample translations", ""]
-    for name, samples in module.test_samples.items():
+    for set_name, scored in result.sets.items():
+        name, samples = (in_domain if set_name == IN_DOMAIN else set_name), scored.predictions
         rows = ["source\treference\thypothesis"] + [
             "\t".join(s[key].replace("\t", " ") for key in ("source", "reference", "hypothesis"))
             for s in samples
@@ -93,12 +95,10 @@ def prepare_translation(config: DictConfig) -> PreparedPipeline:
         eval_batch_size=data.eval_batch_size,
         num_workers=data.num_workers,
     )
-    test_sets = list(splits.tests)
     make_module = functools.partial(
         PeftTranslator,
         tokenizer=backbone.tokenizer,
         architecture=backbone.architecture,
-        test_set_names=test_sets,
         max_new_tokens=generation.max_new_tokens,
         num_beams=generation.num_beams,
         val_generation_limit=generation.val_sentences,
@@ -120,7 +120,6 @@ def prepare_translation(config: DictConfig) -> PreparedPipeline:
             "train_pairs": data.options.get("train_pairs"),
             **splits.notes,
         },
-        test_set_names=["test", *test_sets[1:]],
         make_module=make_module,
-        write_outputs=write_translations,
+        write_outputs=functools.partial(write_translations, in_domain=data.name),
     )

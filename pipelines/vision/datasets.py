@@ -1,10 +1,11 @@
 """Readers for the image classification datasets, each returning train/val/test uint8 images.
 
-One registry, `IMAGE_DATASETS`, is the single list of dataset names the vision pipeline accepts
-(`data.name`). The MedMNIST v2 sets are read from `<data.data_dir>/medmnist/<name>.npz` (CI:
-`../shared/data`) with their official splits; Fashion-MNIST is read offline from the gzipped IDX
-files of the Debian package `dataset-fashion-mnist`. Nothing is copied into the repository, and
-every reader checks its files and says which file, key or split is wrong.
+Each dataset registers itself in the suite's dataset registry (`shared.datasets`) under its
+`data.name`, with a dataclass of its options. The MedMNIST v2 sets are read from
+`<data.data_dir>/medmnist/<name>.npz` (CI: `../shared/data`) with their official splits;
+Fashion-MNIST is read offline from the gzipped IDX files of the Debian package
+`dataset-fashion-mnist`. Nothing is copied into the repository, and every reader checks its
+files and says which file, key or split is wrong.
 
 Images stay as stored, (N, H, W, C) uint8 with C = 1 (grayscale) or 3 (RGB): resizing, channel
 repetition and normalisation belong to the backbone (`pipelines.vision.transforms`). Label names
@@ -17,15 +18,17 @@ from __future__ import annotations
 import gzip
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from shared.datasets import checked_options, get_dataset, register_dataset
 from shared.low_data import stratified_holdout
 
+PIPELINE = "vision"
 MEDMNIST_SOURCE = (
     "MedMNIST v2 on Zenodo (https://zenodo.org/records/10519652, CC BY 4.0; Yang et al., "
     "Sci. Data 10:41, 2023)"
@@ -82,18 +85,23 @@ class ImageClassificationSplits:
 
 
 @dataclass(frozen=True)
-class ImageDataset:
-    """A registry entry: how to read the dataset, its classes, options and where it comes from.
+class ImageFacts:
+    """What the pipeline knows of a registered image dataset before reading it (its `facts`)."""
 
-    `load(name, data_dir, seed, **options)` returns the (train, val, test) examples.
-    """
-
-    load: Callable[..., tuple[ImageExamples, ImageExamples, ImageExamples]]
     label_names: tuple[str, ...]
     channels: int
-    source: str
     flip_preserves_labels: bool = True
-    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MedMNISTOptions:
+    download: bool = False  # fetch the .npz from Zenodo when missing (needs internet)
+
+
+@dataclass
+class FashionMNISTOptions:
+    idx_dir: str = FASHION_MNIST_DEBIAN_DIR
+    val_fraction: float = 0.1
 
 
 def load_image_dataset(
@@ -102,38 +110,27 @@ def load_image_dataset(
     """Read dataset `name` with its official splits (Fashion-MNIST: val carved with `seed`).
 
     Args:
-        name: a key of `IMAGE_DATASETS` (`data.name`).
+        name: a registered image dataset (`data.name`).
         data_dir: folder holding `medmnist/` (`data.data_dir`); ignored by `fashion_mnist`.
         seed: seeds the Fashion-MNIST validation split; MedMNIST splits are official and fixed.
-        options: dataset options, see `IMAGE_DATASETS[name].options` for names and defaults.
+        options: dataset options (`data.options`), checked against the dataset's options class.
     """
-    if name == "image_folder":  # classes come from the folder, not from a registry entry
-        from pipelines.vision.image_folder import load_image_folder
+    dataset = get_dataset(name, PIPELINE)
+    return dataset.loader(name, data_dir, seed, **checked_options(dataset, options))
 
-        return load_image_folder(data_dir, seed, **options)
-    dataset = IMAGE_DATASETS.get(name)
-    if dataset is None:
-        raise ValueError(
-            f"data.name={name!r} is not an image dataset; valid names: "
-            f"{', '.join(IMAGE_DATASETS)}, image_folder."
-        )
-    unknown = sorted(set(options) - set(dataset.options))
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {', '.join(f'data.options.{key}' for key in unknown)} for "
-            f"data.name={name!r}; valid options: {', '.join(dataset.options) or 'none'}."
-        )
-    train, val, test = dataset.load(name, data_dir, seed, **{**dataset.options, **options})
+
+def _splits_of(
+    name: str, train: ImageExamples, val: ImageExamples, test: ImageExamples
+) -> ImageClassificationSplits:
+    facts = get_dataset(name, PIPELINE).facts
     return ImageClassificationSplits(
-        train, val, test, list(dataset.label_names), dataset.flip_preserves_labels
+        train, val, test, list(facts.label_names), facts.flip_preserves_labels
     )
 
 
 def _load_medmnist(
     name: str, data_dir: str | Path | None, _seed: int, download: bool
 ) -> tuple[ImageExamples, ImageExamples, ImageExamples]:
-    if not isinstance(download, bool):
-        raise ValueError(f"data.options.download must be true or false, got {download!r}.")
     relative = f"medmnist/{name}.npz"
     help_text = (
         f"Get {name}.npz from {MEDMNIST_SOURCE}, or point data.data_dir=... at a folder holding "
@@ -152,12 +149,12 @@ def _load_medmnist(
         raise FileNotFoundError(f"data.name={name!r}: {path} does not exist. " + help_text)
     keys = [f"{split}_{kind}" for split in SPLITS for kind in ("images", "labels")]
     arrays = _read_npz(path, keys)
-    dataset = IMAGE_DATASETS[name]
-    return tuple(_medmnist_split(arrays, path, split, dataset) for split in SPLITS)
+    facts = get_dataset(name, PIPELINE).facts
+    return _splits_of(name, *(_medmnist_split(arrays, path, split, facts) for split in SPLITS))
 
 
 def _medmnist_split(
-    arrays: Mapping[str, np.ndarray], path: Path, split: str, dataset: ImageDataset
+    arrays: Mapping[str, np.ndarray], path: Path, split: str, dataset: ImageFacts
 ) -> ImageExamples:
     images_at, labels_at = (f"{path} key {split}_{kind}" for kind in ("images", "labels"))
     return _check_examples(
@@ -274,7 +271,7 @@ def _load_fashion_mnist(
     train, test = (_read_fashion_split(Path(idx_dir), split) for split in ("train", "test"))
     val_indices = stratified_holdout(train.labels, val_fraction, seed)
     train_indices = np.setdiff1d(np.arange(len(train)), val_indices)
-    return train.subset(train_indices), train.subset(val_indices), test
+    return _splits_of("fashion_mnist", train.subset(train_indices), train.subset(val_indices), test)
 
 
 def _read_fashion_split(idx_dir: Path, split: str) -> ImageExamples:
@@ -295,7 +292,7 @@ def _read_fashion_split(idx_dir: Path, split: str) -> ImageExamples:
     return _check_examples(
         images[..., np.newaxis],
         labels,
-        IMAGE_DATASETS["fashion_mnist"].label_names,
+        get_dataset("fashion_mnist", PIPELINE).facts.label_names,
         split=split,
         images_at=str(images_path),
         labels_at=str(labels_path),
@@ -327,54 +324,61 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape).copy()
 
 
-def _medmnist(label_names: Sequence[str], channels: int, **entry: Any) -> ImageDataset:
-    return ImageDataset(
-        load=_load_medmnist,
-        label_names=tuple(label_names),
-        channels=channels,
+def _register_medmnist(name: str, label_names: Sequence[str], channels: int, **facts: Any) -> None:
+    register_dataset(
+        name,
+        _load_medmnist,
+        pipeline=PIPELINE,
+        options=MedMNISTOptions,
         source=MEDMNIST_SOURCE,
-        options={"download": False},
-        **entry,
+        facts=ImageFacts(tuple(label_names), channels, **facts),
     )
 
 
-IMAGE_DATASETS: dict[str, ImageDataset] = {
-    "pneumoniamnist": _medmnist(["normal", "pneumonia"], channels=1),
-    "bloodmnist": _medmnist(
-        [
-            "basophil",
-            "eosinophil",
-            "erythroblast",
-            "immature granulocytes(myelocytes, metamyelocytes and promyelocytes)",
-            "lymphocyte",
-            "monocyte",
-            "neutrophil",
-            "platelet",
-        ],
-        channels=3,
-    ),
-    "organamnist": _medmnist(
-        [
-            "bladder",
-            "femur-left",
-            "femur-right",
-            "heart",
-            "kidney-left",
-            "kidney-right",
-            "liver",
-            "lung-left",
-            "lung-right",
-            "pancreas",
-            "spleen",
-        ],
-        channels=1,
-        # Classes name left and right organs: a mirrored image would carry the wrong label.
-        flip_preserves_labels=False,
-    ),
-    "breastmnist": _medmnist(["malignant", "normal, benign"], channels=1),
-    "fashion_mnist": ImageDataset(
-        load=_load_fashion_mnist,
-        label_names=(
+_register_medmnist("pneumoniamnist", ["normal", "pneumonia"], channels=1)
+_register_medmnist(
+    "bloodmnist",
+    [
+        "basophil",
+        "eosinophil",
+        "erythroblast",
+        "immature granulocytes(myelocytes, metamyelocytes and promyelocytes)",
+        "lymphocyte",
+        "monocyte",
+        "neutrophil",
+        "platelet",
+    ],
+    channels=3,
+)
+_register_medmnist(
+    "organamnist",
+    [
+        "bladder",
+        "femur-left",
+        "femur-right",
+        "heart",
+        "kidney-left",
+        "kidney-right",
+        "liver",
+        "lung-left",
+        "lung-right",
+        "pancreas",
+        "spleen",
+    ],
+    channels=1,
+    # Classes name left and right organs: a mirrored image would carry the wrong label.
+    flip_preserves_labels=False,
+)
+_register_medmnist("breastmnist", ["malignant", "normal, benign"], channels=1)
+register_dataset(
+    "fashion_mnist",
+    _load_fashion_mnist,
+    pipeline=PIPELINE,
+    options=FashionMNISTOptions,
+    source="Fashion-MNIST (github.com/zalandoresearch/fashion-mnist, MIT), Debian package "
+    "dataset-fashion-mnist",
+    facts=ImageFacts(
+        (
             "T-shirt/top",
             "Trouser",
             "Pullover",
@@ -387,8 +391,7 @@ IMAGE_DATASETS: dict[str, ImageDataset] = {
             "Ankle boot",
         ),
         channels=1,
-        source="Fashion-MNIST (github.com/zalandoresearch/fashion-mnist, MIT), Debian package "
-        "dataset-fashion-mnist",
-        options={"idx_dir": FASHION_MNIST_DEBIAN_DIR, "val_fraction": 0.1},
     ),
-}
+)
+# Registers image_folder; imported last because it builds on the classes above.
+import pipelines.vision.image_folder  # noqa: E402, F401

@@ -8,12 +8,14 @@ already has `train/`, `val/` and `test/` sub-folders, which are then used as the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from pipelines.vision.datasets import ImageClassificationSplits, ImageExamples
+from shared.datasets import register_dataset
 from shared.low_data import stratified_holdout
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -49,34 +51,30 @@ def read_split(root: Path, label_names: list[str], size: int, mode: str) -> Imag
     return ImageExamples(np.stack(images), np.asarray(labels, dtype=np.int64))
 
 
-OPTIONS = {"size": 64, "grayscale": False, "val_fraction": 0.1, "test_fraction": 0.2}
+@dataclass
+class ImageFolderOptions:
+    size: int = 64  # pixels per side every image is resized to
+    grayscale: bool = False
+    val_fraction: float = 0.1  # carved from the folder unless it has train/val/test sub-folders
+    test_fraction: float = 0.2
 
 
 def load_image_folder(
-    data_dir: str | Path | None, seed: int = 0, **options: float | bool
+    name: str,
+    data_dir: str | Path | None,
+    seed: int,
+    size: int,
+    grayscale: bool,
+    val_fraction: float,
+    test_fraction: float,
 ) -> ImageClassificationSplits:
-    """Read `<data_dir>/<class>/*` (or its train/val/test sub-folders) as image splits.
-
-    Options (`data.options.*`): size (pixels per side), grayscale, val_fraction, test_fraction.
-    """
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise ValueError(
-            f"unknown option data.options.{unknown[0]} for data.name='image_folder'; "
-            f"valid options: {', '.join(OPTIONS)}."
-        )
-    settings = {**OPTIONS, **options}
-    size, val_fraction, test_fraction = (
-        int(settings["size"]),
-        settings["val_fraction"],
-        settings["test_fraction"],
-    )
+    """Read `<data_dir>/<class>/*` (or its train/val/test sub-folders) as image splits."""
     if data_dir is None or not Path(data_dir).is_dir():
         raise FileNotFoundError(
             f"data.name='image_folder' reads images from data.data_dir, which is {data_dir!r}: "
             "point it at a folder laid out as <root>/<class>/<image>."
         )
-    root, mode = Path(data_dir), "L" if settings["grayscale"] else "RGB"
+    root, mode = Path(data_dir), "L" if grayscale else "RGB"
     if all((root / split).is_dir() for split in SPLITS):
         label_names = class_folders(root / "train")
         train, val, test = (read_split(root / s, label_names, size, mode) for s in SPLITS)
@@ -94,3 +92,12 @@ def load_image_folder(
             everything.subset(i) for i in (train_indices, val_indices, test_indices)
         )
     return ImageClassificationSplits(train, val, test, label_names, flip_preserves_labels=True)
+
+
+register_dataset(
+    "image_folder",
+    load_image_folder,
+    pipeline="vision",
+    options=ImageFolderOptions,
+    source="your own <root>/<class>/<image> folder (data.data_dir)",
+)

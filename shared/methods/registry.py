@@ -11,6 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+from omegaconf.errors import ValidationError
 from torch import nn
 
 from shared.architectures import ArchitecturePreset
@@ -33,7 +36,7 @@ class MethodConfig:
     """
 
     name: str = ""
-    target_modules: str | list[str] | None = None
+    target_modules: Any = None  # str | list[str] | None: a union OmegaConf cannot type-check
     head_modules: list[str] | None = None
     family: str | None = None
     learning_rate: float = 1e-3
@@ -42,6 +45,23 @@ class MethodConfig:
     def __post_init__(self) -> None:
         if self.learning_rate <= 0:
             raise ValueError(f"method.learning_rate must be positive, got {self.learning_rate}")
+        check_target_modules(self.target_modules)
+
+
+def check_target_modules(value: Any) -> None:
+    """None, a regex, or a non-empty list of name suffixes; `[]` would silently mean the preset."""
+    if value is None or (isinstance(value, str) and value):
+        return
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(item, str) and item for item in value)
+    ):
+        return
+    raise ValueError(
+        f"method.target_modules must be null (the architecture preset), a regex, or a non-empty "
+        f"list of module-name suffixes, got {value!r}"
+    )
 
 
 @dataclass
@@ -86,10 +106,17 @@ _METHODS: dict[str, MethodSpec] = {}
 
 
 def register_method(spec: MethodSpec) -> None:
-    """Add a method; a second registration under the same name is a programming error."""
+    """Add a method; a second registration under the same name is a programming error.
+
+    The method's config class also becomes the `method=<name>` option of Hydra's config group,
+    so its dataclass is the one source of the method's defaults and field types.
+    """
     if spec.name in _METHODS:
         raise ValueError(f"method {spec.name!r} is registered twice")
     _METHODS[spec.name] = spec
+    ConfigStore.instance().store(
+        group="method", name=spec.name, node=spec.config_class(name=spec.name)
+    )
 
 
 def method_names() -> list[str]:
@@ -107,7 +134,11 @@ def get_method(name: str) -> MethodSpec:
 
 
 def method_config_from_mapping(values: Mapping[str, Any]) -> MethodConfig:
-    """Build the config of the method named in `values['name']`, rejecting unknown fields."""
+    """Build the config of the method named in `values['name']`, checking names and types.
+
+    Raises:
+        ValueError: one line naming the field (`method.r`) and what would be right.
+    """
     if "name" not in values:
         raise ValueError(f"method.name is missing; choose one of {method_names()}")
     spec = get_method(str(values["name"]))
@@ -118,4 +149,10 @@ def method_config_from_mapping(values: Mapping[str, Any]) -> MethodConfig:
             f"method.{unknown[0]}: unknown field for method {spec.name!r}; "
             f"valid fields: {sorted(known)}"
         )
-    return spec.config_class(**dict(values))
+    try:
+        typed = OmegaConf.merge(OmegaConf.structured(spec.config_class), dict(values))
+    except ValidationError as error:
+        raise ValueError(
+            f"method.{error.full_key}: {str(error).splitlines()[0]} (method {spec.name!r})"
+        ) from None
+    return OmegaConf.to_object(typed)

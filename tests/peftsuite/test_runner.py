@@ -6,14 +6,13 @@ not redone.
 """
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
 from peftsuite.config import load_config
 from peftsuite.runner import ADAPTER_FILE, METRICS_FILE, run_experiment
-from pipelines.registry import get_pipeline
+from pipelines.registry import prepare_pipeline
 from shared.checkpoint import restore_adapter
 from shared.lightning_module import PeftClassifier
 from shared.metrics import classification_metrics
@@ -71,7 +70,7 @@ def test_checkpoints_hold_no_frozen_backbone_weight(finished_run):
 
 def test_adapter_on_a_fresh_base_reproduces_the_test_scores(finished_run):
     config, directory, metrics = finished_run
-    prepared = get_pipeline(config.pipeline.name)(config)
+    prepared = prepare_pipeline(config)
     model, report = restore_adapter(prepared.model, directory / ADAPTER_FILE)
     module = PeftClassifier(
         model, report, label_names=prepared.label_names, multilabel=True, learning_rate=1e-3
@@ -104,16 +103,12 @@ def test_an_interrupted_run_resumes_without_retraining(finished_run):
     assert resumed["test"]["auroc_macro"] == pytest.approx(metrics["test"]["auroc_macro"])
 
 
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-@pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"real data not at {DATA_DIR}")
-def test_multiclass_run_writes_confusion_matrix_and_per_class_table(tmp_path):
+def test_multiclass_run_writes_confusion_matrix_and_per_class_table(tmp_path, data_dir):
     config = load_config(
         [
             *SMOKE,
             "data=symptom2disease",
-            f"data.data_dir={DATA_DIR}",
+            f"data.data_dir={data_dir}",
             "data.k_shot=2",
             "method=bitfit",
             f"run.output_dir={tmp_path}",

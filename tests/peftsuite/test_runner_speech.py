@@ -1,26 +1,21 @@
 """FSDD end to end on the converted pretrained Whisper tiny.en encoder, speakers held out."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from peftsuite.config import load_config
 from peftsuite.runner import METRICS_FILE, run_experiment
 
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"real data not at {DATA_DIR}"),
-]
+pytestmark = pytest.mark.slow
 
 
-def test_fsdd_lora_run_with_held_out_speakers(tmp_path):
+def test_fsdd_lora_run_with_held_out_speakers(tmp_path, data_dir):
     config = load_config(
         [
             "experiment=fsdd_whisper_tiny_en",
             "method=lora",
-            f"data.data_dir={DATA_DIR}",
+            f"data.data_dir={data_dir}",
             "data.k_shot=3",
             "trainer=smoke",
             f"run.output_dir={tmp_path}",
@@ -37,12 +32,14 @@ def test_fsdd_lora_run_with_held_out_speakers(tmp_path):
     assert (directory / "confusion_matrix.png").is_file()
 
 
-def test_fsdd_official_split_is_also_scored_on_held_out_speakers_as_cross_domain(tmp_path):
+def test_fsdd_official_split_is_also_scored_on_held_out_speakers_as_cross_domain(
+    tmp_path, data_dir
+):
     config = load_config(
         [
             "experiment=fsdd_whisper_tiny_en",
             "method=bitfit",
-            f"data.data_dir={DATA_DIR}",
+            f"data.data_dir={data_dir}",
             "data.k_shot=2",
             "+data.cross_domain.fsdd={split: speakers}",
             "trainer=smoke",
@@ -56,12 +53,12 @@ def test_fsdd_official_split_is_also_scored_on_held_out_speakers_as_cross_domain
     assert 0 <= metrics["cross_domain"]["fsdd"]["accuracy"] <= 1
 
 
-def test_synthetic_speech_run_is_scored_on_real_fsdd_and_asterisk_voices(tmp_path):
+def test_synthetic_speech_run_is_scored_on_real_fsdd_and_asterisk_voices(tmp_path, data_dir):
     config = load_config(
         [
             "experiment=espeak_to_fsdd_whisper_tiny_en",
             "method=adapter_houlsby",
-            f"data.data_dir={DATA_DIR}",
+            f"data.data_dir={data_dir}",
             "data.k_shot=2",
             "trainer=smoke",
             f"run.output_dir={tmp_path}",

@@ -16,9 +16,6 @@ from peftsuite.runner import METRICS_FILE, run_experiment
 from pipelines.translation import pipeline
 from pipelines.translation.backbones import translation_backbone
 
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-pytestmark = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"real data not at {DATA_DIR}")
-
 
 @pytest.fixture
 def tiny_random_decoder(monkeypatch):
@@ -28,11 +25,11 @@ def tiny_random_decoder(monkeypatch):
     monkeypatch.setattr(pipeline, "build_translation_model", build)
 
 
-def config_for(tmp_path: Path, *overrides: str):
+def config_for(data_dir: Path, tmp_path: Path, *overrides: str):
     return load_config(
         [
             "experiment=mafand_gemma3_270m",
-            f"data.data_dir={DATA_DIR}",
+            f"data.data_dir={data_dir}",
             "data.options.train_pairs=16",
             "data.options.max_test_pairs=6",
             "data.batch_size=4",
@@ -46,9 +43,9 @@ def config_for(tmp_path: Path, *overrides: str):
 
 
 def test_lora_run_scores_in_and_out_of_domain_and_writes_translations(
-    tmp_path, tiny_random_decoder, one_torch_thread
+    tmp_path, data_dir, tiny_random_decoder, one_torch_thread
 ):
-    directory = run_experiment(config_for(tmp_path, "method=lora"))
+    directory = run_experiment(config_for(data_dir, tmp_path, "method=lora"))
     metrics = json.loads((directory / METRICS_FILE).read_text())
 
     assert set(metrics["cross_domain"]) == {"flores200", "tico19"}
@@ -64,12 +61,18 @@ def test_lora_run_scores_in_and_out_of_domain_and_writes_translations(
     assert "## flores200" in (directory / "samples.md").read_text()
 
 
-def test_zero_epochs_scores_the_untrained_model(tmp_path, tiny_random_decoder, one_torch_thread):
-    directory = run_experiment(config_for(tmp_path, "method=lora", "trainer.max_epochs=0"))
+def test_zero_epochs_scores_the_untrained_model(
+    tmp_path, data_dir, tiny_random_decoder, one_torch_thread
+):
+    directory = run_experiment(
+        config_for(data_dir, tmp_path, "method=lora", "trainer.max_epochs=0")
+    )
     metrics = json.loads((directory / METRICS_FILE).read_text())
     assert metrics["test"]["sentences"] == 6 and metrics["costs"]["train_samples"] == 0
 
 
-def test_k_shot_is_refused_for_translation_naming_the_fields(tmp_path, tiny_random_decoder):
+def test_k_shot_is_refused_for_translation_naming_the_fields(
+    tmp_path, data_dir, tiny_random_decoder
+):
     with pytest.raises(ValueError, match=r"data\.k_shot .* data\.options\.train_pairs"):
-        run_experiment(config_for(tmp_path, "method=lora", "data.k_shot=5"))
+        run_experiment(config_for(data_dir, tmp_path, "method=lora", "data.k_shot=5"))

@@ -1,30 +1,25 @@
 """PneumoniaMNIST end to end on the pip-packaged pretrained EfficientNet-Lite0, small subset."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
 from peftsuite.config import load_config
 from peftsuite.runner import ADAPTER_FILE, METRICS_FILE, run_experiment
-from pipelines.registry import get_pipeline
+from pipelines.registry import prepare_pipeline
 from shared.checkpoint import restore_adapter
 from shared.metrics import classification_metrics
 
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"real data not at {DATA_DIR}"),
-]
+pytestmark = pytest.mark.slow
 
 
-def test_pneumoniamnist_lora_run_end_to_end(tmp_path):
+def test_pneumoniamnist_lora_run_end_to_end(tmp_path, data_dir):
     config = load_config(
         [
             "experiment=pneumoniamnist_efficientnet_lite0",
             "method=lora",
-            f"data.data_dir={DATA_DIR}",
+            f"data.data_dir={data_dir}",
             "data.fraction=0.05",
             "data.image_size=32",
             "data.batch_size=32",
@@ -44,7 +39,7 @@ def test_pneumoniamnist_lora_run_end_to_end(tmp_path):
     assert (directory / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert len((directory / "per_class.md").read_text().splitlines()) == 4
 
-    prepared = get_pipeline("vision")(config)
+    prepared = prepare_pipeline(config)
     model, _ = restore_adapter(prepared.model, directory / ADAPTER_FILE)
     prepared.datamodule.setup("test")
     batches = list(prepared.datamodule.test_dataloader())[:2]  # trainer=smoke tests 2 batches

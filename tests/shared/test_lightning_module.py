@@ -38,14 +38,34 @@ def quiet_trainer(tmp_path, callbacks=()) -> lightning.Trainer:
     )
 
 
-def fit_and_test(module: PeftClassifier, batches, tmp_path) -> CostTracker:
+class BatchListDataModule(lightning.LightningDataModule):
+    """Ready-made batches: one list to train and validate on, and named test sets in order."""
+
+    def __init__(self, train: list, tests: dict[str, list]) -> None:
+        super().__init__()
+        self.train, self.tests = train, tests
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train, batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.train, batch_size=None)
+
+    def test_set_names(self) -> list[str]:
+        return list(self.tests)
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return [DataLoader(batches, batch_size=None) for batches in self.tests.values()]
+
+
+def fit_and_test(module: PeftClassifier, batches, tmp_path) -> tuple[CostTracker, dict]:
     costs = CostTracker()
-    loader = DataLoader(batches, batch_size=None)
+    datamodule = BatchListDataModule(batches, {"test": batches})
     trainer = quiet_trainer(tmp_path, [costs])
-    trainer.fit(module, train_dataloaders=loader, val_dataloaders=loader)
-    trainer.test(module, dataloaders=loader, verbose=False)
+    trainer.fit(module, datamodule=datamodule)
+    result = module.evaluate(trainer, datamodule)
     trainer.save_checkpoint(tmp_path / "module.ckpt")
-    return costs
+    return costs, result.in_domain.metrics
 
 
 @pytest.mark.parametrize("multilabel", [False, True])
@@ -55,12 +75,12 @@ def test_training_moves_only_trainable_parameters_and_scores_the_test_set(tmp_pa
     module = PeftClassifier(
         model, report, label_names=LABELS, multilabel=multilabel, learning_rate=1e-2
     )
-    costs = fit_and_test(module, image_batches(3, multilabel=multilabel), tmp_path)
+    costs, metrics = fit_and_test(module, image_batches(3, multilabel=multilabel), tmp_path)
 
     for name, parameter in model.named_parameters():
         if name in frozen_before:
             assert torch.equal(parameter, frozen_before[name]), name
-    assert set(module.test_metrics) >= {"auroc_macro", "accuracy", "f1_macro", "auroc_per_class"}
+    assert set(metrics) >= {"auroc_macro", "accuracy", "f1_macro", "auroc_per_class"}
     assert costs.train_samples == 12 and costs.test_samples == 12
     assert costs.costs["train_samples_per_second"] > 0
 
@@ -101,24 +121,18 @@ def test_batchnorm_statistics_freeze_for_peft_methods_and_train_for_full(
 
 def test_cross_domain_test_sets_are_scored_apart_from_the_in_domain_one(tmp_path):
     model, report = inject_method(tiny_random_efficientnet_classifier(), {"name": "bitfit"})
-    module = PeftClassifier(
-        model,
-        report,
-        label_names=LABELS,
-        multilabel=False,
-        learning_rate=1e-2,
-        test_set_names=["test", "other_domain"],
-    )
+    module = PeftClassifier(model, report, label_names=LABELS, multilabel=False, learning_rate=1e-2)
     in_domain, other = image_batches(2), image_batches(1, size=6)
+    both = BatchListDataModule(in_domain, {"test": in_domain, "other_domain": other})
     trainer = quiet_trainer(tmp_path)
-    trainer.fit(module, train_dataloaders=DataLoader(in_domain, batch_size=None))
-    loaders = [DataLoader(batches, batch_size=None) for batches in (in_domain, other)]
-    trainer.test(module, dataloaders=loaders, verbose=False)
-    both = module.test_metrics, module.cross_domain_metrics["other_domain"]
-    assert len(module.test_labels) == 8
+    trainer.fit(module, datamodule=both)
+    result = module.evaluate(trainer, both)
+    assert list(result.sets) == ["test", "other_domain"]
+    assert len(result.in_domain.predictions[1]) == 8
+    assert list(result.cross_domain_metrics) == ["other_domain"]
 
-    module.test_set_names = ["test"]
-    trainer.test(module, dataloaders=loaders[1], verbose=False)
-    assert len(module.test_labels) == 6
-    assert both[1]["accuracy"] == module.test_metrics["accuracy"]
-    assert both[1]["auroc_macro"] == module.test_metrics["auroc_macro"]
+    alone = module.evaluate(trainer, BatchListDataModule(in_domain, {"test": other}))
+    assert len(alone.in_domain.predictions[1]) == 6
+    scored_apart = result.cross_domain_metrics["other_domain"]
+    assert scored_apart["accuracy"] == alone.in_domain.metrics["accuracy"]
+    assert scored_apart["auroc_macro"] == alone.in_domain.metrics["auroc_macro"]

@@ -1,7 +1,6 @@
 """Tests for the TF-IDF + logistic regression baseline."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +8,6 @@ import pytest
 from pipelines.clinical_text.baseline import tfidf_logistic_regression_baseline
 from pipelines.clinical_text.datasets import TextExamples, load_clinical_dataset
 
-DATA_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 WORDS = ["fever", "rash", "cough", "chest pain"]
 
 
@@ -28,9 +26,8 @@ def test_radlabels_baseline_is_well_above_chance():
     assert set(metrics["auroc_per_class"]) == set(splits.label_names)
 
 
-@pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"real data folder {DATA_DIR} is absent")
-def test_symptom2disease_baseline_is_well_above_chance():
-    splits = load_clinical_dataset("symptom2disease", DATA_DIR, seed=0)
+def test_symptom2disease_baseline_is_well_above_chance(data_dir):
+    splits = load_clinical_dataset("symptom2disease", data_dir, seed=0)
     metrics = tfidf_logistic_regression_baseline(
         splits.train, splits.test, multilabel=False, label_names=splits.label_names
     )

@@ -6,18 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from real_data import real_data_dir
 
 from pipelines.clinical_text.datasets import (
-    CLINICAL_DATASETS,
     MTSAMPLES_NOT_SPECIALTIES,
     load_clinical_dataset,
     read_radlabels,
 )
+from shared.datasets import dataset_names
 
-DATA_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-requires_data = pytest.mark.skipif(
-    not DATA_DIR.is_dir(), reason=f"real data folder {DATA_DIR} is absent (CI has ../shared/data)"
-)
 MTSAMPLES_FIVE = [
     "Cardiovascular / Pulmonary",
     "Gastroenterology",
@@ -51,7 +48,7 @@ def _symptom_csv(rows_per_class: int = 10, extra: str = "") -> str:
 
 
 def test_registry_lists_the_four_datasets():
-    assert list(CLINICAL_DATASETS) == [
+    assert dataset_names("clinical_text") == [
         "radlabels",
         "mtsamples",
         "symptom2disease",
@@ -122,7 +119,7 @@ def test_read_radlabels_requires_every_report_text(tmp_path):
 
 def test_unknown_dataset_names_the_field_and_the_valid_names():
     with pytest.raises(ValueError, match=r"data\.name='mimic'.*radlabels, mtsamples"):
-        load_clinical_dataset("mimic", DATA_DIR)
+        load_clinical_dataset("mimic", real_data_dir())
 
 
 def test_unknown_option_is_named():
@@ -209,18 +206,16 @@ def test_mtsamples_picks_the_largest_specialties_and_skips_document_types(tmp_pa
         load_clinical_dataset("mtsamples", tmp_path, top_k=4)
 
 
-@requires_data
-def test_mtsamples_real_label_set_and_sizes():
-    splits = load_clinical_dataset("mtsamples", DATA_DIR)
+def test_mtsamples_real_label_set_and_sizes(data_dir):
+    splits = load_clinical_dataset("mtsamples", data_dir)
     assert splits.label_names == MTSAMPLES_FIVE
     assert not set(splits.label_names) & MTSAMPLES_NOT_SPECIALTIES
     assert (len(splits.train), len(splits.val), len(splits.test)) == (915, 195, 195)
     _assert_disjoint(splits)
 
 
-@requires_data
-def test_real_multiclass_splits_are_stratified_70_15_15():
-    splits = load_clinical_dataset("symptom2disease", DATA_DIR, seed=0)
+def test_real_multiclass_splits_are_stratified_70_15_15(data_dir):
+    splits = load_clinical_dataset("symptom2disease", data_dir, seed=0)
     assert len(splits.label_names) == 24
     counts = [
         np.bincount(part.labels, minlength=24) for part in (splits.train, splits.val, splits.test)
@@ -232,21 +227,20 @@ def test_real_multiclass_splits_are_stratified_70_15_15():
     _assert_disjoint(splits)
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param("symptom2disease", marks=requires_data), "radlabels"]
-)
-def test_same_seed_same_split_other_seed_other_split(name):
-    first = load_clinical_dataset(name, DATA_DIR, seed=1)
-    again = load_clinical_dataset(name, DATA_DIR, seed=1)
-    other = load_clinical_dataset(name, DATA_DIR, seed=2)
+@pytest.mark.parametrize("name", ["symptom2disease", "radlabels"])
+def test_same_seed_same_split_other_seed_other_split(name, request):
+    """radlabels ships with its package, so only symptom2disease needs the real data."""
+    data_dir = request.getfixturevalue("data_dir") if name == "symptom2disease" else real_data_dir()
+    first = load_clinical_dataset(name, data_dir, seed=1)
+    again = load_clinical_dataset(name, data_dir, seed=1)
+    other = load_clinical_dataset(name, data_dir, seed=2)
     assert first.train.texts == again.train.texts and first.test.texts == again.test.texts
     np.testing.assert_array_equal(first.train.labels, again.train.labels)
     assert first.test.texts != other.test.texts
 
 
-@requires_data
-def test_medical_abstracts_uses_the_label_file_names():
-    splits = load_clinical_dataset("medical_abstracts", DATA_DIR)
+def test_medical_abstracts_uses_the_label_file_names(data_dir):
+    splits = load_clinical_dataset("medical_abstracts", data_dir)
     assert splits.label_names == [
         "neoplasms",
         "digestive system diseases",

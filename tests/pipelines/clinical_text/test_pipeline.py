@@ -1,20 +1,14 @@
 """The clinical pipeline's preparation: subsampled data and a backbone, before any training."""
 
-from pathlib import Path
-
 import pytest
 
 from peftsuite.config import load_config
 from pipelines.clinical_text.pipeline import prepare_clinical_text
 
-DATA_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-needs_data = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"real data not at {DATA_DIR}")
 
-
-@needs_data
 @pytest.mark.slow
-def test_k_shot_symptom2disease_trains_on_k_per_class_and_tests_on_the_full_split():
-    config = load_config(["data=symptom2disease", f"data.data_dir={DATA_DIR}", "data.k_shot=4"])
+def test_k_shot_symptom2disease_trains_on_k_per_class_and_tests_on_the_full_split(data_dir):
+    config = load_config(["data=symptom2disease", f"data.data_dir={data_dir}", "data.k_shot=4"])
     prepared = prepare_clinical_text(config)
     summary = prepared.data_summary
     assert summary["train_label_counts"] == [4] * 24

@@ -109,7 +109,7 @@ def test_corrupt_cached_clip_is_named_or_skipped_when_lenient(tiny, cache_dir, t
     ("options", "message"),
     [
         ({"voices": []}, "data.options.voices is empty"),
-        ({"voices": "en-us"}, "data.options.voices must be a list"),
+        ({"voices": "en-us"}, "data.options.voices.*not a ListConfig"),
         ({"voices": ["en-us", "en-us"]}, "lists a name twice"),
         ({"speeds": [20]}, r"data.options.speeds .*\[80, 450\]"),
         ({"pitches": [50, 120]}, r"data.options.pitches .*\[0, 99\]"),

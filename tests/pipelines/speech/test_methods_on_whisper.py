@@ -7,8 +7,6 @@ of real FSDD recordings; a method that cannot apply to an audio encoder must say
 from __future__ import annotations
 
 import copy
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +18,6 @@ from pipelines.speech.datasets import SAMPLE_RATE, resample
 from shared.inject import inject_method
 from shared.methods import method_names
 
-DATA_DIR = Path(os.environ.get("PEFTSUITE_DATA_DIR", Path(__file__).parents[4] / "shared/data"))
 CLIPS = ["0_jackson_0", "3_theo_0", "6_george_1", "9_lucas_2"]
 NOT_FOR_AUDIO_ENCODERS = {"prompt_tuning"}  # soft prompts are token embeddings; audio has none
 REQUIRED_SETTINGS = {"adalora": {"total_step": 10}}  # AdaLoRA's schedule needs the run length
@@ -28,11 +25,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def whisper_and_batch():
+def whisper_and_batch(require_data):
+    paths = [require_data("fsdd", "recordings", f"{clip}.wav") for clip in CLIPS]
     backbone = build_audio_classifier("whisper_tiny_en", num_labels=10, window_seconds=1.0)
-    paths = [DATA_DIR / "fsdd" / "recordings" / f"{clip}.wav" for clip in CLIPS]
-    if not all(path.is_file() for path in paths):
-        pytest.skip(f"FSDD recordings absent under {DATA_DIR}")
     waves = resample([soundfile.read(path, dtype="float32")[0] for path in paths], 8000)
     features = backbone.feature_extractor(
         [np.pad(w, (0, SAMPLE_RATE - len(w))) for w in waves],

@@ -9,13 +9,13 @@ tiny.en and base mishear many isolated digits (CTranslate2 itself turns `7_jacks
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import pytest
 import soundfile
 import torch
 import torchaudio
+from real_data import require_real_data
 from transformers import WhisperForConditionalGeneration
 
 from pipelines.speech import offline_whisper, whisper_ctranslate2
@@ -26,8 +26,6 @@ from pipelines.speech.offline_whisper import (
 )
 from pipelines.speech.whisper_ctranslate2 import SAMPLING_RATE, whisper_from_ctranslate2
 
-DATA_DIR = Path(os.environ.get("PEFTSUITE_DATA_DIR", Path(__file__).parents[4] / "shared/data"))
-FSDD = DATA_DIR / "fsdd" / "recordings"
 DIGIT_CLIPS = {
     "0_jackson_0": "zero",
     "3_theo_0": "three",
@@ -80,9 +78,7 @@ def converted(request, tmp_path_factory) -> tuple[str, Path]:
 
 
 def read_clip(name: str) -> torch.Tensor:
-    path = FSDD / f"{name}.wav"
-    if not path.is_file():
-        pytest.skip(f"Free Spoken Digit Dataset recording {path} is absent")
+    path = require_real_data("fsdd", "recordings", f"{name}.wav")
     wave, rate = soundfile.read(path, dtype="float32")
     return torchaudio.functional.resample(torch.from_numpy(wave), rate, SAMPLING_RATE)
 

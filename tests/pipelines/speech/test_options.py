@@ -3,7 +3,6 @@
 import pytest
 
 from pipelines.speech.options import (
-    check_flag,
     check_fraction,
     check_integers_in,
     check_names,
@@ -14,7 +13,6 @@ from pipelines.speech.options import (
 def test_good_values_pass():
     check_fraction("val_fraction", 0.1)
     check_positive("max_seconds", 2)
-    check_flag("lenient", False)
     check_names("voices", ("en-us+m1", "en-gb"), "voices")
     check_integers_in("pitches", [0, 99], 0, 99)
 
@@ -25,7 +23,6 @@ def test_good_values_pass():
         (lambda value: check_fraction("x", value), True, r"data\.options\.x must be in \(0, 1\)"),
         (lambda value: check_fraction("x", value), 0.0, r"must be in \(0, 1\)"),
         (lambda value: check_positive("x", value), -1, "positive number"),
-        (lambda value: check_flag("x", value), "true", "true or false"),
         (lambda value: check_names("x", value, "voices"), "en-us", "list of voices"),
         (lambda value: check_names("x", value, "voices"), ["a", "a"], "twice"),
         (lambda value: check_integers_in("x", value, 0, 9), [1.5], r"integers in \[0, 9\]"),

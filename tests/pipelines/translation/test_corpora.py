@@ -1,12 +1,10 @@
 """Tests for the translation corpora: small corpora written to tmp_path, and the real data."""
 
-import os
 from pathlib import Path
 
 import pytest
 
 from pipelines.translation.corpora import (
-    TRANSLATION_CORPORA,
     ParallelText,
     language_name,
     load_translation_data,
@@ -14,14 +12,7 @@ from pipelines.translation.corpora import (
 )
 from pipelines.translation.corpus_layouts import locate_mafand, locate_tatoeba
 from pipelines.translation.parallel_text import read_lines
-
-DATA_DIR = Path(
-    os.environ.get("PEFTSUITE_DATA_DIR", Path(__file__).resolve().parents[3].parent / "shared/data")
-)
-requires_data = pytest.mark.skipif(
-    not (DATA_DIR / "translation").is_dir(),
-    reason=f"real data folder {DATA_DIR}/translation is absent (CI has ../shared/data)",
-)
+from shared.datasets import dataset_names
 
 
 def _write(path: Path, lines: list[str]) -> Path:
@@ -70,7 +61,8 @@ def corpora(tmp_path) -> Path:
 
 
 def test_registry_and_language_names():
-    assert list(TRANSLATION_CORPORA) == ["mafand", "tatoeba", "flores200", "tico19"]
+    assert dataset_names("translation") == ["mafand", "tatoeba", "flores200", "tico19"]
+    assert dataset_names("translation", trainable=True) == ["mafand", "tatoeba"]
     assert [language_name(code) for code in ("hau", "swa", "swh", "eng")] == [
         "Hausa",
         "Swahili",
@@ -269,14 +261,18 @@ def test_missing_data_says_where_to_get_it(tmp_path, corpora):
 @pytest.mark.parametrize(
     ("name", "options", "message"),
     [
-        ("opus", {}, r"data.name='opus' is not a translation corpus; valid names: mafand, tatoeba"),
-        ("flores200", {}, r"test set only; .*extra_tests=\[flores200\]"),
+        (
+            "opus",
+            {},
+            r"data.name='opus' is not a translation dataset; valid names: mafand, tatoeba",
+        ),
+        ("flores200", {}, r"test set only; .*data.cross_domain=\{flores200: \{\}\}"),
         ("mafand", {"val_fraction": 0.1}, r"unknown option\(s\) data.options.val_fraction"),
         ("mafand", {"extra_tests": "flores200"}, "must be a list of corpus names"),
         ("mafand", {"extra_tests": ["mafand"]}, r"names 'mafand'; valid names: tatoeba, flores"),
         ("mafand", {"extra_tests": ["tico19", "tico19"]}, "names a corpus twice"),
         ("mafand", {"max_test_pairs": 0}, "max_test_pairs must be null or >= 1"),
-        ("mafand", {"drop_empty": "yes"}, "drop_empty must be true or false"),
+        ("mafand", {"drop_empty": "maybe"}, r"data.options.drop_empty.*not a valid bool"),
         ("mafand", {"target": "eng"}, "name the same language"),
         ("tatoeba", {"val_fraction": 0.5, "test_fraction": 0.5}, "sum must be below 1"),
         ("tatoeba", {"test_fraction": 0}, r"test_fraction must be in \(0, 1\)"),
@@ -309,10 +305,10 @@ def test_subsample_pairs_is_seeded_nested_and_checked():
         subsample_pairs(pairs, fraction=1.5)
 
 
-@requires_data
-def test_real_mafand_eng_hau_with_flores_and_tico():
+def test_real_mafand_eng_hau_with_flores_and_tico(data_dir, require_data):
+    require_data("translation")
     splits = load_translation_data(
-        "mafand", DATA_DIR, source="eng", target="hau", extra_tests=["flores200", "tico19"]
+        "mafand", data_dir, source="eng", target="hau", extra_tests=["flores200", "tico19"]
     )
     dropped = splits.notes["dropped_overlap"]
     assert (len(splits.train) + dropped["train"], len(splits.val) + dropped["val"]) == (3098, 1300)
@@ -323,11 +319,11 @@ def test_real_mafand_eng_hau_with_flores_and_tico():
     assert flores.targets[0].startswith("“Yanzu muna bera mai watanni 4")
 
 
-@requires_data
-def test_every_real_training_language_has_a_name():
+def test_every_real_training_language_has_a_name(require_data):
+    translation = require_data("translation")
     for locate, folder in ((locate_mafand, "mafand"), (locate_tatoeba, "tatoeba/v1")):
         with pytest.raises(ValueError, match="its languages: ") as error:
-            locate(DATA_DIR / "translation" / folder, "eng", "none")
+            locate(translation / folder, "eng", "none")
         codes = str(error.value).split("its languages: ")[1].rstrip(".").split(", ")
         assert len(codes) > 20
         for code in codes:

@@ -131,7 +131,6 @@ def test_converted_gemma3_270m_translates_a_trivial_sentence_from_the_default_pr
         report,
         tokenizer=gemma3_270m.tokenizer,
         architecture="causal",
-        test_set_names=["trivial"],
         learning_rate=1e-3,
         max_new_tokens=16,
     )

@@ -7,22 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from real_data import real_data_dir
 
 from pipelines.vision.datasets import (
     FASHION_MNIST_DEBIAN_DIR,
     FASHION_MNIST_FILES,
-    IMAGE_DATASETS,
     ImageExamples,
     load_image_dataset,
     read_idx,
 )
+from shared.datasets import dataset_names, get_dataset
 from shared.low_data import subsample_indices
 
-DATA_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-requires_data = pytest.mark.skipif(
-    not (DATA_DIR / "medmnist").is_dir(),
-    reason=f"real data folder {DATA_DIR}/medmnist is absent (CI has ../shared/data)",
-)
 # Official MedMNIST v2 split sizes (shared/data MANIFEST.md and medmnist INFO n_samples).
 MEDMNIST_COUNTS = {
     "pneumoniamnist": (4708, 524, 624),
@@ -72,26 +68,28 @@ def _write_fashion(idx_dir: Path, per_class: int = 3, test_per_class: int = 1) -
     return idx_dir
 
 
-def test_registry_lists_the_five_datasets():
-    assert list(IMAGE_DATASETS) == [
+def test_registry_lists_the_five_datasets_and_image_folder():
+    assert dataset_names("vision") == [
         "pneumoniamnist",
         "bloodmnist",
         "organamnist",
         "breastmnist",
         "fashion_mnist",
+        "image_folder",
     ]
-    assert [IMAGE_DATASETS[name].channels for name in IMAGE_DATASETS] == [1, 3, 1, 1, 1]
-    assert len(IMAGE_DATASETS["bloodmnist"].label_names) == 8
-    assert len(IMAGE_DATASETS["organamnist"].label_names) == 11
+    facts = {name: get_dataset(name, "vision").facts for name in dataset_names("vision")[:5]}
+    assert [fact.channels for fact in facts.values()] == [1, 3, 1, 1, 1]
+    assert len(facts["bloodmnist"].label_names) == 8
+    assert len(facts["organamnist"].label_names) == 11
 
 
-@requires_data
 @pytest.mark.parametrize("name", list(MEDMNIST_COUNTS))
-def test_real_medmnist_files_load_with_official_splits(name):
-    splits = load_image_dataset(name, DATA_DIR)
+def test_real_medmnist_files_load_with_official_splits(name, data_dir, require_data):
+    require_data("medmnist", f"{name}.npz")
+    splits = load_image_dataset(name, data_dir)
     parts = (splits.train, splits.val, splits.test)
     assert tuple(len(part) for part in parts) == MEDMNIST_COUNTS[name]
-    channels = IMAGE_DATASETS[name].channels
+    channels = get_dataset(name, "vision").facts.channels
     for part in parts:
         assert part.images.shape[1:] == (28, 28, channels) and part.images.dtype == np.uint8
         assert part.labels.dtype == np.int64 and part.labels.ndim == 1
@@ -99,9 +97,9 @@ def test_real_medmnist_files_load_with_official_splits(name):
     assert splits.flip_preserves_labels == (name != "organamnist")
 
 
-@requires_data
-def test_real_breastmnist_counts_match_the_official_class_balance():
-    splits = load_image_dataset("breastmnist", DATA_DIR)
+def test_real_breastmnist_counts_match_the_official_class_balance(data_dir, require_data):
+    require_data("medmnist", "breastmnist.npz")
+    splits = load_image_dataset("breastmnist", data_dir)
     assert splits.label_names == ["malignant", "normal, benign"]
     assert np.bincount(splits.train.labels).tolist() == [147, 399]
     assert np.bincount(splits.test.labels).tolist() == [42, 114]
@@ -128,11 +126,11 @@ def test_rgb_images_keep_their_three_channels(tmp_path):
 
 def test_unknown_name_and_option_are_rejected():
     with pytest.raises(ValueError, match=r"data\.name='cifar10'.*pneumoniamnist, bloodmnist"):
-        load_image_dataset("cifar10", DATA_DIR)
+        load_image_dataset("cifar10", real_data_dir())
     with pytest.raises(ValueError, match=r"data\.options\.top_k.*'bloodmnist'.*download"):
-        load_image_dataset("bloodmnist", DATA_DIR, top_k=3)
-    with pytest.raises(ValueError, match=r"data\.options\.download must be true or false"):
-        load_image_dataset("bloodmnist", DATA_DIR, download="yes")
+        load_image_dataset("bloodmnist", real_data_dir(), top_k=3)
+    with pytest.raises(ValueError, match=r"data\.options\.download.*not a valid bool"):
+        load_image_dataset("bloodmnist", real_data_dir(), download="sometimes")
 
 
 def test_missing_file_says_where_to_get_it(tmp_path):
