@@ -64,9 +64,10 @@ from benchmarks.clinical_costs_report import (
 )
 from pipelines.clinical_text.backbone import build_text_classifier, resolve_encoder_path
 from pipelines.clinical_text.datamodule import TextClassificationDataModule
-from pipelines.clinical_text.datasets import CLINICAL_DATASETS, load_clinical_dataset
+from pipelines.clinical_text.datasets import load_clinical_dataset
 from shared.atomic import write_text_atomic
 from shared.costs import CostTracker, peak_memory_megabytes
+from shared.datasets import dataset_names
 from shared.inject import InjectionReport, inject_method
 from shared.lightning_module import PeftClassifier
 from shared.methods import method_config_from_mapping
@@ -84,7 +85,7 @@ Batch = dict[str, Any]
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="radlabels", choices=sorted(CLINICAL_DATASETS))
+    parser.add_argument("--dataset", default="radlabels", choices=dataset_names("clinical_text"))
     parser.add_argument("--data-dir", default=None, help="folder holding clinical_text/ files")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per method")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before the first")
