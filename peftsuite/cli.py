@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from omegaconf import OmegaConf
-from rich.console import Console
-from rich.table import Table
-
-from peftsuite.config import load_config
+# Commands import what they need when they run, so `peftsuite --help` answers without torch.
 
 
 def run_command(overrides: list[str]) -> None:
+    from peftsuite.config import load_config
     from peftsuite.runner import run_experiment
 
     directory = run_experiment(load_config(overrides))
@@ -20,6 +17,9 @@ def run_command(overrides: list[str]) -> None:
 
 
 def methods_command(_: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     from shared.methods import get_method, method_names
 
     table = Table(title="PEFT methods (method=<name>)")
@@ -32,6 +32,10 @@ def methods_command(_: list[str]) -> None:
 
 
 def show_config_command(overrides: list[str]) -> None:
+    from omegaconf import OmegaConf
+
+    from peftsuite.config import load_config
+
     print(OmegaConf.to_yaml(load_config(overrides)))
 
 

@@ -13,6 +13,7 @@ with their schema.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,12 @@ from hydra.errors import HydraException
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+import shared.methods  # noqa: F401  (registers every method's config group option)
+from peftsuite.checks import ConfigError, check_environment, check_values
 from pipelines.registry import PipelineSpec, get_pipeline
-from shared.datasets import DatasetSpec, checked_options, get_dataset
-from shared.methods import method_config_from_mapping
+from shared.datasets import DatasetSpec, get_dataset
 from shared.methods.registry import MethodConfig
+from shared.validation import is_count, require
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 SCHEMA_NAME = "suite_schema"
@@ -42,9 +45,10 @@ class PipelineSection:
 
 @dataclass
 class TrainerSection:
-    """Passed to `lightning.Trainer` as keyword arguments."""
+    """Passed to `lightning.Trainer` as keyword arguments; `trainer_section()` adds the rest of
+    Lightning's own options, so any of them can be set (`trainer.num_sanity_val_steps=0`)."""
 
-    max_epochs: int = 3
+    max_epochs: int = 3  # 0 tests the model as it is (zero-shot), without fitting
     accelerator: str = "auto"
     devices: Any = "auto"
     precision: str = "32-true"
@@ -55,11 +59,64 @@ class TrainerSection:
     gradient_clip_val: float | None = None
     enable_progress_bar: bool = True
 
+    def __post_init__(self) -> None:
+        # Lightning reads max_epochs=-1 as "train forever".
+        require(is_count(self.max_epochs), "trainer.max_epochs", self.max_epochs, ">= 0")
+        for name in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):
+            value = getattr(self, name)
+            require(
+                value is None or is_count(value) or (isinstance(value, float) and 0 <= value <= 1),
+                f"trainer.{name}",
+                value,
+                "a number of batches >= 0, a fraction in [0, 1], or null for all",
+            )
+        require(
+            is_count(self.log_every_n_steps, 1),
+            "trainer.log_every_n_steps",
+            self.log_every_n_steps,
+            ">= 1",
+        )
+
+
+# Lightning options the runner sets itself: a config cannot change them.
+RUNNER_OWNED_TRAINER_OPTIONS = {
+    "callbacks",
+    "logger",
+    "plugins",
+    "default_root_dir",
+    "enable_checkpointing",
+    "enable_model_summary",
+}
+
+
+def trainer_section() -> type:
+    """`TrainerSection` plus every other keyword of `lightning.Trainer` with a plain default."""
+    import lightning
+
+    own = {item.name for item in dataclasses.fields(TrainerSection)} | RUNNER_OWNED_TRAINER_OPTIONS
+    extra = [
+        (name, Any, field(default=parameter.default))
+        for name, parameter in inspect.signature(lightning.Trainer.__init__).parameters.items()
+        if name not in own
+        and parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        and (parameter.default is None or isinstance(parameter.default, (bool, int, float, str)))
+    ]
+    return dataclasses.make_dataclass("TrainerSection", extra, bases=(TrainerSection,))
+
 
 @dataclass
 class OptimSection:
     lr: float | None = None  # None takes the method's default learning rate
     weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        require(
+            self.lr is None or self.lr > 0,
+            "optim.lr",
+            self.lr,
+            "> 0, or null for the method's default",
+        )
+        require(self.weight_decay >= 0, "optim.weight_decay", self.weight_decay, ">= 0")
 
 
 @dataclass
@@ -67,18 +124,25 @@ class RunSection:
     output_dir: str = "runs"
     name: str | None = None  # None names the run directory after the config's hash
 
+    def __post_init__(self) -> None:
+        require(bool(self.output_dir), "run.output_dir", self.output_dir, "a folder")
+
+
+@dataclass
+class StackSection:
+    """Two-step PEFT: domain adapters (run directories or adapter files), loaded frozen in this
+    order under the task method; each one's task head is dropped."""
+
+    domain_adapters: list[str] = field(default_factory=list)
+
 
 COMMON_SECTIONS: dict[str, type] = {
     "pipeline": PipelineSection,
     "method": MethodConfig,
-    "trainer": TrainerSection,
     "optim": OptimSection,
+    "stack": StackSection,
     "run": RunSection,
 }
-
-
-class ConfigError(ValueError):
-    """A config that cannot be composed or does not fit the schema."""
 
 
 def suite_schema(pipeline: PipelineSpec, dataset: DatasetSpec) -> type:
@@ -91,6 +155,7 @@ def suite_schema(pipeline: PipelineSpec, dataset: DatasetSpec) -> type:
     )
     sections = {
         **COMMON_SECTIONS,
+        "trainer": trainer_section(),
         "data": data_section,
         "model": pipeline.model_section,
         **pipeline.sections,
@@ -179,24 +244,5 @@ def load_config(overrides: list[str] | None = None, config_dir: Path = CONFIG_DI
             f"(pipeline={config.pipeline.name}), not its name field"
         )
     check_values(config, pipeline, dataset)
+    check_environment(config)
     return config
-
-
-def check_values(config: DictConfig, pipeline: PipelineSpec, dataset: DatasetSpec) -> None:
-    """What types alone cannot say: the method's own checks, dataset options, the monitor."""
-    method_config_from_mapping(OmegaConf.to_container(config.method, resolve=True))
-    if config.pipeline.monitor_mode not in ("max", "min"):
-        raise ConfigError(
-            f"pipeline.monitor_mode must be 'max' or 'min', got {config.pipeline.monitor_mode!r}"
-        )
-    if config.pipeline.monitor not in pipeline.validation_metrics:
-        raise ConfigError(
-            f"pipeline.monitor={config.pipeline.monitor!r}: pipeline {pipeline.name!r} logs "
-            f"{', '.join(pipeline.validation_metrics)} in validation; choose one of them"
-        )
-    data = config.data
-    if data.name != dataset.name:
-        raise ConfigError(f"data.name={data.name!r}: choose the dataset with data={data.name}")
-    for name, options in OmegaConf.to_container(data.cross_domain, resolve=True).items():
-        spec = get_dataset(name, pipeline.name, field_name=f"data.cross_domain.{name}")
-        checked_options(spec, options, prefix=f"data.cross_domain.{name}")

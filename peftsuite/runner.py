@@ -10,6 +10,7 @@ last checkpoint.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from peftsuite.checkpoint_io import AtomicCheckpointIO
+from peftsuite.checks import trainer_settings
 from peftsuite.run_directory import run_directory
 from pipelines.prepared import PreparedPipeline
 from pipelines.registry import prepare_pipeline
@@ -28,10 +30,14 @@ from shared.confusion import confusion_counts, plot_confusion_matrix, write_per_
 from shared.costs import CostTracker
 from shared.inject import inject_method
 from shared.methods import method_config_from_mapping
+from shared.peft_format import PEFT_FOLDER, save_peft_format
 from shared.peft_module import EvaluationResult, ordered_test_sets
+from shared.stack_proof import StackProof
+from shared.stacking import stack_domain_adapters, stack_metadata, stacked_task_report
 
 METRICS_FILE = "metrics.json"
 ADAPTER_FILE = "adapter.safetensors"
+LAST_CHECKPOINT = "last"
 
 
 def optimizer_steps(config: DictConfig, train_size: int) -> int:
@@ -52,26 +58,36 @@ def method_settings(config: DictConfig, train_size: int) -> dict[str, Any]:
     return settings
 
 
-def make_trainer(config: DictConfig, directory: Path, costs: CostTracker) -> lightning.Trainer:
-    trainer_settings = {
-        key: value
-        for key, value in OmegaConf.to_container(config.trainer, resolve=True).items()
-        if value is not None
-    }
+def make_trainer(
+    config: DictConfig,
+    directory: Path,
+    costs: CostTracker,
+    extra_callbacks: Sequence[lightning.Callback] = (),
+) -> lightning.Trainer:
     callbacks: list[lightning.Callback] = [
         costs,
+        *extra_callbacks,
+        # First, so it is `trainer.checkpoint_callback`: the best model, which testing uses.
         ModelCheckpoint(
             dirpath=directory / "checkpoints",
             monitor=config.pipeline.monitor,
             mode=config.pipeline.monitor_mode,
-            save_last=True,
             save_top_k=1,
         ),
+        # The latest state after every epoch, to resume from. Lightning's save_last updates it
+        # only when the best changes, so a resumed run would redo every epoch since then.
+        ModelCheckpoint(
+            dirpath=directory / "checkpoints",
+            filename=LAST_CHECKPOINT,
+            save_top_k=1,
+            enable_version_counter=False,
+        ),
     ]
-    if trainer_settings.get("enable_progress_bar", True):
+    settings = trainer_settings(config)
+    if settings.get("enable_progress_bar", True):
         callbacks.append(RichProgressBar())
     return lightning.Trainer(
-        **trainer_settings,
+        **settings,
         default_root_dir=directory,
         callbacks=callbacks,
         # a resumed run logs to a new version folder instead of overwriting the first one's
@@ -116,25 +132,36 @@ def run_experiment(config: DictConfig) -> Path:
     prepared = prepare_pipeline(config)
     check_cross_domain(config, prepared)
     method = method_config_from_mapping(method_settings(config, prepared.train_size))
-    model, report = inject_method(prepared.model, method, head_modules=prepared.head_modules)
+    heads = prepared.head_modules
+    base, members = stack_domain_adapters(
+        prepared.model, config.stack.domain_adapters, head_modules=heads
+    )
+    model, report = inject_method(base, method, head_modules=heads)
     directory.mkdir(parents=True, exist_ok=True)
     write_text_atomic(directory / "config.yaml", OmegaConf.to_yaml(config, resolve=True))
 
     module = prepared.build_module(
         model,
         report,
-        learning_rate=config.optim.lr or method.learning_rate,
+        learning_rate=method.learning_rate if config.optim.lr is None else config.optim.lr,
         weight_decay=config.optim.weight_decay,
     )
     costs = CostTracker()
-    trainer = make_trainer(config, directory, costs)
-    last = directory / "checkpoints" / "last.ckpt"
-    trainer.fit(module, datamodule=prepared.datamodule, ckpt_path=last if last.exists() else None)
-    # No best checkpoint when nothing trained (trainer.max_epochs=0): the zero-shot model is tested.
+    proof = StackProof(members, module.batch_outputs, report.head_modules) if members else None
+    trainer = make_trainer(config, directory, costs, [proof] if proof else [])
+    last = directory / "checkpoints" / f"{LAST_CHECKPOINT}.ckpt"
+    # trainer.max_epochs=0 tests the model as it is (zero-shot): no fit, so no sanity validation
+    # and no training time.
+    if config.trainer.max_epochs > 0:
+        checkpoint = last if last.exists() else None
+        trainer.fit(module, datamodule=prepared.datamodule, ckpt_path=checkpoint)
     best = "best" if trainer.checkpoint_callback.best_model_path else None
     result = module.evaluate(trainer, prepared.datamodule, ckpt_path=best)
 
-    adapter_bytes = save_adapter(module.model, report, directory / ADAPTER_FILE)
+    stack = stack_metadata(members) if members else None
+    adapter_bytes = save_adapter(module.model, report, directory / ADAPTER_FILE, stack=stack)
+    if not members:  # peft's folder would load onto the bare base, without the domain adapters
+        save_peft_format(module.model, report, directory / PEFT_FOLDER)  # peft methods only
     baselines = (
         {name: make() for name, make in prepared.baselines.items()}
         if config.pipeline.baselines
@@ -155,6 +182,8 @@ def run_experiment(config: DictConfig) -> Path:
         "data": prepared.data_summary,
         "learning_rate": module.learning_rate,
     }
+    if members:
+        results["stack"] = {**stacked_task_report(report, members), "proof": proof.findings}
     if prepared.write_outputs is not None:
         prepared.write_outputs(result, directory)
     elif not prepared.multilabel:

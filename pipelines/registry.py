@@ -20,6 +20,8 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from shared.validation import is_count, require
+
 ENTRY_POINT_GROUP = "peftsuite.pipelines"
 
 
@@ -39,6 +41,14 @@ class DataSection:
     # the in-domain test (same label set), e.g. {fsdd: {split: speakers}} after synthetic speech.
     cross_domain: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        fraction, k_shot = self.fraction, self.k_shot
+        require(fraction is None or 0 < fraction <= 1, "data.fraction", fraction, "in (0, 1]")
+        require(k_shot is None or is_count(k_shot, 1), "data.k_shot", k_shot, "at least 1")
+        for name in ("batch_size", "eval_batch_size"):
+            require(is_count(getattr(self, name), 1), f"data.{name}", getattr(self, name), ">= 1")
+        require(is_count(self.num_workers), "data.num_workers", self.num_workers, ">= 0")
+
 
 @dataclass
 class ModelSection:
@@ -50,6 +60,9 @@ class ModelSection:
 @dataclass
 class TextModelSection(ModelSection):
     max_length: int = 128  # tokens per input; longer inputs are truncated
+
+    def __post_init__(self) -> None:
+        require(is_count(self.max_length, 1), "model.max_length", self.max_length, ">= 1 token")
 
 
 @dataclass(frozen=True)

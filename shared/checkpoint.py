@@ -21,6 +21,8 @@ from shared.inject import InjectionReport, inject_method
 from shared.methods import get_method
 
 METHOD_KEY = "peftsuite.method_config"
+# Set on a task adapter trained over frozen domain adapters: their files and checksums.
+STACK_KEY = "peftsuite.stack"
 
 
 def adapter_state_dict(model: nn.Module, report: InjectionReport) -> dict[str, torch.Tensor]:
@@ -38,28 +40,40 @@ def adapter_state_dict(model: nn.Module, report: InjectionReport) -> dict[str, t
     return state
 
 
-def save_adapter(model: nn.Module, report: InjectionReport, path: str | Path) -> int:
-    """Write the adapter atomically to `path` (safetensors); returns its size in bytes."""
+def save_adapter(
+    model: nn.Module, report: InjectionReport, path: str | Path, *, stack: str | None = None
+) -> int:
+    """Write the adapter atomically to `path` (safetensors); returns its size in bytes.
+
+    `stack` (see `shared.stacking.stack_metadata`) records the domain adapters it was trained on.
+    """
     state = {
         name: tensor.contiguous().cpu()
         for name, tensor in adapter_state_dict(model, report).items()
     }
     metadata = {METHOD_KEY: json.dumps(report.method_config)}
+    if stack is not None:
+        metadata[STACK_KEY] = stack
     path = Path(path)
     with atomic_path(path) as temporary:
         save_file(state, str(temporary), metadata=metadata)
     return path.stat().st_size
 
 
-def read_method_config(path: str | Path) -> dict[str, Any]:
-    """The method config an adapter file was trained with."""
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """An adapter file's metadata: the method config and, for a stacked task adapter, its stack."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata() or {}
     if METHOD_KEY not in metadata:
         raise ValueError(f"{path}: not a peftsuite adapter (no {METHOD_KEY} metadata)")
-    return json.loads(metadata[METHOD_KEY])
+    return metadata
+
+
+def read_method_config(path: str | Path) -> dict[str, Any]:
+    """The method config an adapter file was trained with."""
+    return json.loads(read_metadata(path)[METHOD_KEY])
 
 
 def load_adapter_state(model: nn.Module, path: str | Path) -> None:
@@ -85,6 +99,11 @@ def restore_adapter(
     base_model: nn.Module, path: str | Path, *, head_modules: list[str] | None = None
 ) -> tuple[nn.Module, InjectionReport]:
     """Inject the method recorded in `path` into a fresh `base_model` and load its weights."""
+    if STACK_KEY in read_metadata(path):
+        raise ValueError(
+            f"{path} was trained on top of domain adapters ({read_metadata(path)[STACK_KEY]}); "
+            "restore it with shared.stacking.restore_stacked_adapter"
+        )
     model, report = inject_method(base_model, read_method_config(path), head_modules=head_modules)
     load_adapter_state(model, path)
     return model, report

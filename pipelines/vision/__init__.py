@@ -3,12 +3,17 @@
 from dataclasses import dataclass
 
 from pipelines.registry import DataSection, PipelineSpec, register_pipeline
+from shared.validation import is_count, require
 
 
 @dataclass
 class VisionDataSection(DataSection):
     image_size: int = 64  # input resolution (28 is MedMNIST's native size)
     augment: bool = False  # random flips, small rotations and zooms in training
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(is_count(self.image_size, 1), "data.image_size", self.image_size, ">= 1 pixel")
 
 
 register_pipeline(

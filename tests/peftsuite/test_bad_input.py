@@ -58,5 +58,5 @@ def test_cross_domain_tests_a_pipeline_cannot_serve_fail_before_training(tmp_pat
 
 
 def test_monitor_mode_typo_is_rejected_at_load():
-    with pytest.raises(ValueError, match="pipeline.monitor_mode must be 'max' or 'min'"):
+    with pytest.raises(ValueError, match="pipeline.monitor_mode='maximum': must be 'max' or 'min'"):
         load_config(["pipeline.monitor_mode=maximum"])

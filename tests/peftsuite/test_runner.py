@@ -9,6 +9,7 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from peftsuite.config import load_config
 from peftsuite.runner import ADAPTER_FILE, METRICS_FILE, run_experiment
@@ -32,7 +33,14 @@ def finished_run(tmp_path_factory):
 
 def test_run_writes_config_metrics_adapter_and_logs(finished_run):
     _, directory, metrics = finished_run
-    for name in ("config.yaml", METRICS_FILE, ADAPTER_FILE, "logs/version_0/metrics.csv"):
+    peft_files = ("peft_adapter/adapter_config.json", "peft_adapter/adapter_model.safetensors")
+    for name in (
+        "config.yaml",
+        METRICS_FILE,
+        ADAPTER_FILE,
+        "logs/version_0/metrics.csv",
+        *peft_files,
+    ):
         assert (directory / name).is_file(), name
     assert 0.0 <= metrics["test"]["auroc_macro"] <= 1.0
     assert set(metrics["test"]["auroc_per_class"]) == set(metrics["data"]["label_names"])
@@ -43,8 +51,10 @@ def test_run_writes_config_metrics_adapter_and_logs(finished_run):
 def test_costs_are_measured_and_consistent(finished_run):
     _, directory, metrics = finished_run
     costs = metrics["costs"]
-    assert costs["adapter_bytes"] == (directory / ADAPTER_FILE).stat().st_size
-    assert costs["trainable_parameters"] == metrics["injection"]["trainable_parameters"]
+    stored = load_file(directory / ADAPTER_FILE)  # what the adapter file holds, read back
+    assert costs["trainable_parameters"] == sum(t.numel() for t in stored.values())
+    float32_bytes = 4 * costs["trainable_parameters"]
+    assert float32_bytes < costs["adapter_bytes"] < float32_bytes + 64 * 1024  # + header
     assert 0 < costs["trainable_parameters"] < costs["total_parameters"]
     assert costs["train_samples"] == 4 * 16  # trainer=smoke: 4 batches of 16
     assert costs["train_samples_per_second"] > 0
@@ -99,7 +109,11 @@ def test_an_interrupted_run_resumes_without_retraining(finished_run):
     (directory / METRICS_FILE).unlink()  # as if the process died after the last checkpoint
     run_experiment(config)
     resumed = json.loads((directory / METRICS_FILE).read_text())
-    assert resumed["costs"]["train_samples"] == 0
+    # Nothing retrained: the costs are the first process's, carried in the checkpoint.
+    for key in ("train_samples", "train_steps", "train_step_seconds"):
+        assert resumed["costs"][key] == metrics["costs"][key], key
+    assert (resumed["costs"]["processes"], metrics["costs"]["processes"]) == (2, 1)
+    assert resumed["costs"]["resumed_from_step"] == metrics["costs"]["train_steps"]
     assert resumed["test"]["auroc_macro"] == pytest.approx(metrics["test"]["auroc_macro"])
 
 

@@ -69,6 +69,7 @@ def test_zero_epochs_scores_the_untrained_model(
     )
     metrics = json.loads((directory / METRICS_FILE).read_text())
     assert metrics["test"]["sentences"] == 6 and metrics["costs"]["train_samples"] == 0
+    assert metrics["costs"]["train_seconds"] == 0  # no fit at all: no sanity validation either
 
 
 def test_k_shot_is_refused_for_translation_naming_the_fields(

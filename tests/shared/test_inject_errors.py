@@ -129,3 +129,9 @@ def test_adalora_without_total_step_asks_for_it():
 def test_invalid_field_values_are_rejected_with_the_field_name(fields, message):
     with pytest.raises(ValueError, match=message):
         inject_method(tiny_random_bert_classifier(), fields)
+
+
+def test_a_misspelt_name_among_correct_targets_is_named():
+    method = {"name": "lora", "target_modules": ["query", "vaule"]}
+    with pytest.raises(ValueError, match=r"method.target_modules=.*: \['vaule'\] match no module"):
+        inject_method(tiny_random_bert_classifier(), method)

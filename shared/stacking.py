@@ -1,0 +1,301 @@
+"""Two-step PEFT: frozen domain adapters under a task adapter, each member switchable.
+
+A domain adapter is any adapter file a run saved (`adapter.safetensors`), trained on domain
+data; its task head is dropped here. Stacking loads each one onto the base model, frozen, before
+the task method is injected on top:
+
+- a mergeable method (the LoRA family, IA3, BitFit, SSF, norm tuning, full fine-tuning) is folded
+  into the base weights: LoRA-family deltas add, BitFit/SSF/norm tuning become fixed changes of
+  the base, and any task method (LoRA, bottleneck adapters, BitFit, ...) then goes on a plain
+  model of the base architecture, on every backbone family the task method supports;
+- bottleneck adapters stay modules, renamed `domain<i>_bottleneck_adapter`, and run in sequence
+  before a task bottleneck adapter on the same layer (their output hooks were registered first).
+
+Every member can be switched off and on again (`StackMember.disable` / `enable`): a merged one
+swaps the base tensors it changed back to their original values, a bottleneck one swaps its
+parameters to their no-op values (a zero up-projection). The run proves with this switch that
+each member is active (`shared.stack_proof`): silently inactive adapters are the failure of
+two-step PEFT in the wild.
+
+Methods that cannot be a domain adapter are refused with the reason: prompt tuning (a soft
+prompt of a fixed length in front of the task's own) and a linear probe (nothing but the head,
+which is dropped).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from shared.checkpoint import STACK_KEY, load_adapter_state, read_metadata, read_method_config
+from shared.inject import InjectionReport, inject_method
+from shared.methods import get_method
+from shared.methods.bottleneck import ADAPTER_ATTRIBUTE
+
+ADAPTER_FILE = "adapter.safetensors"
+NOT_DOMAIN_ADAPTERS = {
+    "prompt_tuning": "a soft prompt cannot sit under the task's own input; use LoRA or an adapter",
+    "linear_probe": "it trains only the task head, which a domain adapter drops",
+}
+
+
+class StackError(ValueError):
+    """A domain adapter that cannot be stacked, or a stack that is not doing what it claims."""
+
+
+@dataclass
+class StackMember:
+    """One frozen domain adapter in a stack, with the switch that proves it is active.
+
+    `swap` maps a model state name to (value with the member, value without it).
+    """
+
+    method: str
+    path: str
+    sha256: str
+    parameters: int
+    modules: list[str]
+    swap: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(repr=False)
+    tensors: dict[str, torch.Tensor] = field(repr=False)  # live tensors, by state name
+
+    def disable(self) -> None:
+        for name, (_, without) in self.swap.items():
+            self.tensors[name].data.copy_(without)
+
+    def enable(self) -> None:
+        for name, (with_member, _) in self.swap.items():
+            self.tensors[name].data.copy_(with_member)
+
+    @contextmanager
+    def disabled(self) -> Iterator[None]:
+        self.disable()
+        try:
+            yield
+        finally:
+            self.enable()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "file": self.path,
+            "sha256": self.sha256,
+            "parameters": self.parameters,
+            "modules": self.modules,
+        }
+
+
+def adapter_file(path: str | Path) -> Path:
+    """A run directory's adapter, or the adapter file itself; missing ones are named."""
+    path = Path(path)
+    candidate = path / ADAPTER_FILE if path.is_dir() else path
+    if not candidate.is_file():
+        raise StackError(
+            f"stack.domain_adapters: {path} is neither an adapter file nor a run directory "
+            f"holding {ADAPTER_FILE}"
+        )
+    return candidate
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_domain_adapters(paths: Sequence[str | Path]) -> list[tuple[Path, dict[str, Any], str]]:
+    """(file, method config, sha256) of each domain adapter: readable, of a known method that can
+    be a domain adapter, none twice. Cheap: no model needed, so configs check it up front."""
+    checked, seen = [], {}
+    for path in paths:
+        file = adapter_file(path)
+        try:
+            config = read_method_config(file)
+        except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as error:
+            raise StackError(
+                f"stack.domain_adapters: {file} is not a readable adapter ({error})"
+            ) from None
+        method = config.get("name")
+        try:
+            get_method(str(method))
+        except ValueError as error:
+            raise StackError(f"stack.domain_adapters: {file}: {error}") from None
+        if method in NOT_DOMAIN_ADAPTERS:
+            raise StackError(
+                f"stack.domain_adapters: {file} is a {method} adapter, which cannot be a domain "
+                f"adapter: {NOT_DOMAIN_ADAPTERS[method]}"
+            )
+        digest = sha256_of(file)
+        if digest in seen:
+            raise StackError(
+                f"stack.domain_adapters names the same adapter twice: {seen[digest]} and {file}"
+            )
+        seen[digest] = file
+        checked.append((file, config, digest))
+    return checked
+
+
+def without_head(state: dict[str, torch.Tensor], heads: Sequence[str]) -> dict[str, torch.Tensor]:
+    """The adapter's tensors minus its task head (under any wrapper peft puts around it)."""
+    return {
+        name: tensor
+        for name, tensor in state.items()
+        if not any(f".{head}." in f".{name}" for head in heads)
+    }
+
+
+def load_domain_tensors(model: nn.Module, file: Path, heads: Sequence[str]) -> int:
+    """Copy the domain adapter's tensors (head dropped) into the injected `model`; returns how
+    many parameters it brought. Names or shapes that do not fit say the base model differs."""
+    state = without_head(load_file(str(file)), heads)
+    expected = model.state_dict()
+    unknown = sorted(set(state) - set(expected))
+    if unknown:
+        raise StackError(
+            f"stack.domain_adapters: {file} has {len(unknown)} tensors with no place in this "
+            f"model (e.g. {unknown[0]!r}): it was made for another base model"
+        )
+    for name, tensor in state.items():
+        if tensor.shape != expected[name].shape:
+            raise StackError(
+                f"stack.domain_adapters: {file}: {name} has shape {tuple(tensor.shape)}, this "
+                f"model's is {tuple(expected[name].shape)}: it was made for another base model"
+            )
+    model.load_state_dict(state, strict=False)
+    return sum(tensor.numel() for tensor in state.values())
+
+
+def merged_member(
+    base: nn.Module, file: Path, config: dict[str, Any], digest: str, heads: list[str]
+) -> tuple[nn.Module, StackMember]:
+    """Fold a mergeable domain adapter into the base weights, remembering what it changed."""
+    before = {name: tensor.detach().clone() for name, tensor in base.state_dict().items()}
+    model, report = inject_method(base, config, head_modules=heads)
+    parameters = load_domain_tensors(model, file, report.head_modules)
+    merged = get_method(report.method).merge(model)
+    merged.requires_grad_(False)
+    live = merged.state_dict(keep_vars=True)
+    # A tensor the merge added (SSF's new biases) is off at zero.
+    swap = {
+        name: (tensor.detach().clone(), before.get(name, torch.zeros_like(tensor.detach())))
+        for name, tensor in live.items()
+        if name not in before or not torch.equal(tensor.detach(), before[name])
+    }
+    member = StackMember(
+        method=report.method,
+        path=str(file),
+        sha256=digest,
+        parameters=parameters,
+        modules=report.adapted_modules,
+        swap=swap,
+        tensors={name: live[name] for name in swap},
+    )
+    return merged, member
+
+
+def bottleneck_member(
+    base: nn.Module,
+    file: Path,
+    config: dict[str, Any],
+    digest: str,
+    heads: list[str],
+    position: int,
+) -> tuple[nn.Module, StackMember]:
+    """Keep domain bottleneck adapters as modules, frozen and renamed so a task adapter can
+    follow them on the same layers."""
+    model, report = inject_method(base, config, head_modules=heads)
+    parameters = load_domain_tensors(model, file, report.head_modules)
+    model.requires_grad_(False)
+    modules = dict(model.named_modules())
+    renamed = f"domain{position}_{ADAPTER_ATTRIBUTE}"
+    for name in report.adapted_modules:
+        layer = modules[name]
+        layer.add_module(renamed, layer._modules.pop(ADAPTER_ATTRIBUTE))
+    live = model.state_dict(keep_vars=True)
+    adapters = {name: tensor for name, tensor in live.items() if f".{renamed}." in f".{name}"}
+    # An adapter with a zero up-projection adds nothing: that is its "off" value.
+    swap = {
+        name: (tensor.detach().clone(), bottleneck_off_value(name, tensor))
+        for name, tensor in adapters.items()
+    }
+    member = StackMember(
+        method=report.method,
+        path=str(file),
+        sha256=digest,
+        parameters=parameters,
+        modules=report.adapted_modules,
+        swap=swap,
+        tensors=adapters,
+    )
+    return model, member
+
+
+def bottleneck_off_value(name: str, tensor: torch.Tensor) -> torch.Tensor:
+    value = tensor.detach().clone()
+    return torch.zeros_like(value) if ".up." in name else value
+
+
+def stack_domain_adapters(
+    base: nn.Module, paths: Sequence[str | Path], *, head_modules: list[str]
+) -> tuple[nn.Module, list[StackMember]]:
+    """Load `paths` onto `base` in order, frozen; returns the model to inject the task method
+    into and the members."""
+    members = []
+    model = base
+    for position, (file, config, digest) in enumerate(check_domain_adapters(paths)):
+        method = get_method(config["name"])
+        config = {**config, "head_modules": head_modules}
+        if method.merge is not None:
+            model, member = merged_member(model, file, config, digest, head_modules)
+        else:
+            model, member = bottleneck_member(model, file, config, digest, head_modules, position)
+        members.append(member)
+    model.requires_grad_(False)
+    return model, members
+
+
+def stack_metadata(members: Sequence[StackMember]) -> str:
+    """What a task adapter trained on a stack records of it: each member's file and checksum."""
+    return json.dumps([{"file": m.path, "sha256": m.sha256, "method": m.method} for m in members])
+
+
+def stacked_task_report(report: InjectionReport, members: Sequence[StackMember]) -> dict:
+    return {
+        "members": [member.to_dict() for member in members],
+        "task": {"method": report.method, "modules": report.adapted_modules},
+    }
+
+
+def restore_stacked_adapter(
+    base: nn.Module, path: str | Path, *, head_modules: list[str]
+) -> tuple[nn.Module, InjectionReport, list[StackMember]]:
+    """A stacked run's task adapter on a fresh `base`: its domain adapters first (each checked
+    against the checksum recorded at training time), then the task adapter."""
+    metadata = read_metadata(path)
+    if STACK_KEY not in metadata:
+        raise StackError(f"{path} was not trained on domain adapters; use restore_adapter")
+    recorded = json.loads(metadata[STACK_KEY])
+    for entry in recorded:
+        file = adapter_file(entry["file"])
+        if sha256_of(file) != entry["sha256"]:
+            raise StackError(
+                f"{file} changed since {path} was trained on it (sha256 differs); the task "
+                "adapter would sit on a different domain adapter"
+            )
+    model, members = stack_domain_adapters(
+        base, [entry["file"] for entry in recorded], head_modules=head_modules
+    )
+    model, report = inject_method(model, read_method_config(path), head_modules=head_modules)
+    load_adapter_state(model, path)
+    return model, report, members
