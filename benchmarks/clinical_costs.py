@@ -14,12 +14,23 @@ benchmark measures, in one run, for MiniLM on one clinical dataset (real tokenis
    hooks, logging) and one-off Trainer setup does not. The loops run in short interleaved blocks,
    alternating which goes first, so that other work on the machine falls on both alike.
 
+3. memory by category for each method (`shared.memory_categories`): frozen and trainable
+   weights, gradients, AdamW state, activations and temporaries at their peaks in one steady
+   training step, against the floor (frozen weights + activations + trainable weights, their
+   gradients and AdamW moments), beside the peak RSS (or CUDA max allocated) of the same run.
+   Each method runs in its own fresh subprocess (`--memory-worker METHOD`): the suite's loop
+   (`Trainer` fitting `PeftClassifier`, with `CostTracker`) on one real batch, repeated, with a
+   `MemoryCategoryProbe` watching its first two optimizer steps (the second is reported); then
+   the same fit again without the probe, which must end bit-identical.
+
 Every timing comes with a CPU share (process CPU time over wall time times threads) that shows
 whether the run had the cores to itself. It prints rich tables and writes `clinical_costs.md`
-and `clinical_costs.png` (atomically) to the output folder. Every number comes from the run
-that writes it.
+and `clinical_costs.png`, and `clinical_costs_memory.md`, `.png` and `.json` (atomically) to
+the output folder. `--memory-only` measures and writes the memory part alone (a few steps per
+method). Every number comes from the run that writes it.
 
     python -m benchmarks.clinical_costs [--dataset radlabels] [--steps 10] [--output DIR]
+    python -m benchmarks.clinical_costs --memory-only
 """
 
 from __future__ import annotations
@@ -53,23 +64,29 @@ from torch.utils.data import DataLoader, Dataset
 from benchmarks.clinical_costs_report import (
     busy_warning,
     describe_machine,
+    floor_table,
     load_average,
     markdown_report,
     measurement_notes,
+    memory_category_table,
+    memory_markdown_report,
+    memory_notes,
     method_table,
     overhead_table,
     plot,
+    plot_memory,
     rich_table,
     verdict,
 )
 from pipelines.clinical_text.backbone import build_text_classifier, resolve_encoder_path
 from pipelines.clinical_text.datamodule import TextClassificationDataModule
 from pipelines.clinical_text.datasets import load_clinical_dataset
-from shared.atomic import write_text_atomic
+from shared.atomic import write_json_atomic, write_text_atomic
 from shared.costs import CostTracker, peak_memory_megabytes
 from shared.datasets import dataset_names
 from shared.inject import InjectionReport, inject_method
 from shared.lightning_module import PeftClassifier
+from shared.memory_categories import MemoryCategoryProbe
 from shared.methods import method_config_from_mapping
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -79,6 +96,8 @@ HEAD_MODULES = ["classifier"]
 METHODS = ("full", "lora", "adapter_houlsby")
 OVERHEAD_METHOD = "lora"
 MEBIBYTE = 2**20
+# The probe watches steps 1 and 2 and reports 2, the first steady one; step 3 ends step 2's clock.
+MEMORY_STEPS = 3
 
 Batch = dict[str, Any]
 
@@ -95,7 +114,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=REPOSITORY / "benchmarks" / "results")
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only memory by category (a few training steps per method, no timing)",
+    )
     parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-worker", choices=METHODS, help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if min(arguments.steps, arguments.block_steps) < 1 or arguments.warmup < 0:
         parser.error("need --steps >= 1, --block-steps >= 1 and --warmup >= 0")
@@ -177,14 +202,14 @@ def to_device(batch: Batch, device: torch.device) -> Batch:
 def build_model(
     method: str, num_labels: int, multilabel: bool, seed: int
 ) -> tuple[nn.Module, InjectionReport, float]:
-    """MiniLM with `method` injected as configs/method/METHOD.yaml sets it; same seed, same model.
+    """MiniLM with `method` injected with its registered defaults (what `method=METHOD` gives a
+    suite run); same seed, same model.
 
     Returns the model, the injection report and the method's learning rate.
     """
     torch.manual_seed(seed)
     model, _ = build_text_classifier(MODEL_NAME, num_labels=num_labels, multilabel=multilabel)
-    settings = OmegaConf.to_container(OmegaConf.load(CONFIGS / "method" / f"{method}.yaml"))
-    config = method_config_from_mapping(settings)
+    config = method_config_from_mapping({"name": method})
     model, report = inject_method(model, config, head_modules=HEAD_MODULES)
     return model, report, config.learning_rate
 
@@ -281,8 +306,8 @@ def run_worker(arguments: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-def worker_command(method: str, arguments: argparse.Namespace) -> list[str]:
-    command = [sys.executable, "-m", "benchmarks.clinical_costs", "--worker", method]
+def worker_command(method: str, arguments: argparse.Namespace, role: str = "--worker") -> list[str]:
+    command = [sys.executable, "-m", "benchmarks.clinical_costs", role, method]
     command += ["--dataset", arguments.dataset, "--seed", str(arguments.seed)]
     command += ["--steps", str(arguments.steps), "--warmup", str(arguments.warmup)]
     command += ["--batch-size", str(arguments.batch_size)]
@@ -292,9 +317,11 @@ def worker_command(method: str, arguments: argparse.Namespace) -> list[str]:
     return command
 
 
-def measure_in_subprocess(method: str, arguments: argparse.Namespace) -> dict[str, Any]:
+def measure_in_subprocess(
+    method: str, arguments: argparse.Namespace, role: str = "--worker"
+) -> dict[str, Any]:
     completed = subprocess.run(
-        worker_command(method, arguments),
+        worker_command(method, arguments, role),
         cwd=REPOSITORY,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
         capture_output=True,
@@ -330,17 +357,16 @@ class StepClock(lightning.Callback):
         self.starts.append(stamp(module.device))
 
 
-def suite_loop(module: PeftClassifier, loader: DataLoader, device: torch.device) -> np.ndarray:
-    """(wall, CPU) seconds per step of `Trainer.fit` set up as make_trainer does, less disk I/O."""
-    clock = StepClock()
-    trainer = lightning.Trainer(
+def suite_trainer(device: torch.device, callbacks: list[lightning.Callback]) -> lightning.Trainer:
+    """A `Trainer` set up as make_trainer does for one epoch, less disk I/O and validation."""
+    return lightning.Trainer(
         **{
             **suite_settings()["trainer"],
             "max_epochs": 1,
             "accelerator": "gpu" if device.type == "cuda" else "cpu",
             "devices": 1,
         },
-        callbacks=[CostTracker(), clock],
+        callbacks=callbacks,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -348,6 +374,12 @@ def suite_loop(module: PeftClassifier, loader: DataLoader, device: torch.device)
         limit_val_batches=0,
         num_sanity_val_steps=0,
     )
+
+
+def suite_loop(module: PeftClassifier, loader: DataLoader, device: torch.device) -> np.ndarray:
+    """(wall, CPU) seconds per step of `Trainer.fit` set up as make_trainer does, less disk I/O."""
+    clock = StepClock()
+    trainer = suite_trainer(device, [CostTracker(), clock])
     trainer.fit(module, train_dataloaders=loader)
     return np.diff(clock.starts, axis=0)
 
@@ -449,14 +481,137 @@ def measure_everything(
     return methods, overhead
 
 
-def main(argv: list[str] | None = None) -> None:
-    arguments = parse_arguments(argv)
-    quiet_libraries()
-    if arguments.worker:
-        run_worker(arguments)
-        return
-    # Piped output would otherwise wrap the tables at 80 columns.
-    console = Console(width=None if sys.stdout.isatty() else 140)
+def memory_fit(
+    method: str,
+    batch: Batch,
+    label_names: list[str],
+    multilabel: bool,
+    arguments: argparse.Namespace,
+    probe: MemoryCategoryProbe | None,
+) -> tuple[PeftClassifier, torch.optim.Optimizer, CostTracker, np.ndarray]:
+    """`MEMORY_STEPS` steps of the suite's loop on `batch`, watched by `probe` if given.
+
+    Returns the module, its optimizer, the run's `CostTracker` and (wall, CPU) seconds per step.
+    """
+    device = pick_device()
+    model, report, learning_rate = build_model(method, len(label_names), multilabel, arguments.seed)
+    module = PeftClassifier(
+        model,
+        report,
+        label_names=label_names,
+        multilabel=multilabel,
+        learning_rate=learning_rate,
+        weight_decay=suite_settings()["weight_decay"],
+    )
+    costs, clock = CostTracker(), StepClock()
+    # The clock first: a watched step's time includes the probe's own work.
+    callbacks = [clock, costs] + ([probe] if probe is not None else [])
+    trainer = suite_trainer(device, callbacks)
+    # One extra batch closes the last step's clock.
+    loader = DataLoader(RepeatedBatch(batch, MEMORY_STEPS + 1), batch_size=None)
+    trainer.fit(module, train_dataloaders=loader)
+    return module, trainer.optimizers[0], costs, np.diff(clock.starts, axis=0)[:MEMORY_STEPS]
+
+
+def same_training(
+    first: tuple[nn.Module, torch.optim.Optimizer], second: tuple[nn.Module, torch.optim.Optimizer]
+) -> bool:
+    """Whether two fits ended with bit-identical weights and optimizer state."""
+    (first_module, first_optimizer), (second_module, second_optimizer) = first, second
+    pairs = zip(first_module.state_dict().items(), second_module.state_dict().items(), strict=True)
+    if not all(a_name == b_name and torch.equal(a, b) for (a_name, a), (b_name, b) in pairs):
+        return False
+    first_state = first_optimizer.state_dict()["state"]
+    second_state = second_optimizer.state_dict()["state"]
+    return first_state.keys() == second_state.keys() and all(
+        torch.equal(value, second_state[index][key])
+        for index, state in first_state.items()
+        for key, value in state.items()
+    )
+
+
+def measure_method_memory(arguments: argparse.Namespace) -> dict[str, Any]:
+    """One method's memory by category in this (fresh) process: the memory worker's whole job."""
+    method = arguments.memory_worker
+    device = pick_device()
+    batches, label_names, multilabel = load_batches(arguments, 1)
+    batch = to_device(batches[0], device)
+    baseline = memory_baseline(device)
+    probe = MemoryCategoryProbe()
+    watched = memory_fit(method, batch, label_names, multilabel, arguments, probe)
+    # Read before the second fit: the peak of the watched run alone.
+    peak, kind = peak_memory_megabytes(device)
+    module, optimizer, _, watched_steps = watched
+    plain_module, plain_optimizer, _, plain_steps = memory_fit(
+        method, batch, label_names, multilabel, arguments, probe=None
+    )
+    if probe.memory_by_category is None:
+        raise RuntimeError(f"the probe watched no optimizer step of {method}")
+    return {
+        "method": method,
+        "device": device.type,
+        "trainable_parameters": module.report.trainable_parameters,
+        "total_parameters": module.report.total_parameters,
+        "batch_shape": list(batch["inputs"]["input_ids"].shape),
+        "memory_by_category": probe.memory_by_category,
+        "memory_kind": kind,
+        "peak_memory_mib": peak,
+        "peak_increase_mib": peak - baseline,
+        "memory_before_model_mib": baseline,
+        "run_unchanged_by_probe": same_training(
+            (module, optimizer), (plain_module, plain_optimizer)
+        ),
+        "watched_step_seconds": watched_steps[:, 0].tolist(),
+        "plain_step_seconds": plain_steps[:, 0].tolist(),
+    }
+
+
+def run_memory_worker(arguments: argparse.Namespace) -> None:
+    """Measure one method's memory by category; print it as one JSON line on stdout."""
+    with contextlib.redirect_stdout(sys.stderr):
+        result = measure_method_memory(arguments)
+    print(json.dumps(result))
+
+
+def measure_memory_everything(
+    arguments: argparse.Namespace, console: Console
+) -> list[dict[str, Any]]:
+    """Each method's memory by category, in its own subprocess."""
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("memory by category, one subprocess each", total=len(METHODS))
+        results = []
+        for method in METHODS:
+            results.append(measure_in_subprocess(method, arguments, role="--memory-worker"))
+            progress.advance(task)
+    return results
+
+
+def run_memory_benchmark(arguments: argparse.Namespace, console: Console) -> None:
+    """Measure, print and write the memory-by-category tables, plot and raw figures."""
+    machine = describe_machine()
+    results = measure_memory_everything(arguments, console)
+    machine["load average at end (1/5/15 min)"] = load_average()
+    console.print(
+        rich_table("Memory by category (MiB, one steady step)", *memory_category_table(results))
+    )
+    console.print(rich_table("Peak against the floor (MiB)", *floor_table(results)))
+    for note in memory_notes(arguments, results):
+        console.print(f"- {note}")
+    command = " ".join(["python -m benchmarks.clinical_costs", *sys.argv[1:]])
+    output = arguments.output
+    text = memory_markdown_report(command, arguments, machine, results)
+    write_text_atomic(output / "clinical_costs_memory.md", text + "\n")
+    plot_memory(results, output / "clinical_costs_memory.png")
+    write_json_atomic(
+        output / "clinical_costs_memory.json",
+        {"command": command, "machine": machine, "methods": results},
+    )
+    console.print(f"wrote {output / 'clinical_costs_memory'}.md, .png and .json")
+
+
+def run_cost_benchmark(arguments: argparse.Namespace, console: Console) -> None:
+    """Measure, print and write the per-method costs and the loop overhead."""
     machine = describe_machine()
     methods, overhead = measure_everything(arguments, console)
     machine["load average at end (1/5/15 min)"] = load_average()
@@ -474,6 +629,22 @@ def main(argv: list[str] | None = None) -> None:
     write_text_atomic(report, text + "\n")
     plot(methods, overhead, arguments.output / "clinical_costs.png")
     console.print(f"wrote {report} and {arguments.output / 'clinical_costs.png'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    arguments = parse_arguments(argv)
+    quiet_libraries()
+    if arguments.worker:
+        run_worker(arguments)
+        return
+    if arguments.memory_worker:
+        run_memory_worker(arguments)
+        return
+    # Piped output would otherwise wrap the tables at 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    if not arguments.memory_only:
+        run_cost_benchmark(arguments, console)
+    run_memory_benchmark(arguments, console)
 
 
 if __name__ == "__main__":

@@ -63,10 +63,15 @@ def trainer_settings(config: DictConfig) -> dict[str, Any]:
 
 
 def check_writable(folder: Path, field: str) -> None:
-    """The folder exists or can be made, and a file can be written in it."""
+    """The folder, or the nearest part of its path that exists, takes a new file; nothing is
+    created by checking."""
+    existing = folder.expanduser().absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{field}={str(folder)!r} is not writable: {existing} is a file")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as error:
         raise ConfigError(f"{field}={str(folder)!r} is not writable: {error.strerror}") from None

@@ -26,7 +26,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 import shared.methods  # noqa: F401  (registers every method's config group option)
 from peftsuite.checks import ConfigError, check_environment, check_values
-from pipelines.registry import PipelineSpec, get_pipeline
+from pipelines.registry import PipelineSpec, get_pipeline, registered_pipelines
 from shared.datasets import DatasetSpec, get_dataset
 from shared.methods.registry import MethodConfig
 from shared.validation import is_count, require
@@ -232,6 +232,7 @@ def load_config(overrides: list[str] | None = None, config_dir: Path = CONFIG_DI
     """
     overrides = list(overrides or [])
     refuse_additions(overrides, config_dir)
+    registered_pipelines()  # plug-ins register their config group options before composing
     chosen = compose_with({}, group_selections(overrides), config_dir)
     pipeline = get_pipeline(chosen.pipeline.name)
     pipeline.register_datasets()

@@ -7,12 +7,31 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from shared.stacking import adapter_file, sha256_of
+
+# Where and how a run executes, not what it is: the same experiment on another machine, with
+# more loader workers or a larger evaluation batch, is the same run.
+NOT_THE_EXPERIMENT = {
+    "data": ("data_dir", "num_workers", "eval_batch_size"),
+    "trainer": ("accelerator", "devices", "enable_progress_bar"),
+}
+
 
 def config_fingerprint(config: DictConfig) -> str:
-    """A short hash of everything that defines the experiment (not where it is written)."""
+    """A short hash of everything that defines the experiment (not where or how it ran).
+
+    Domain adapters count by content (sha256), not by the path they happen to be stored at.
+    """
     values = OmegaConf.to_container(config, resolve=True)
     values.pop("run", None)
-    values["trainer"].pop("enable_progress_bar", None)
+    for section, keys in NOT_THE_EXPERIMENT.items():
+        for key in keys:
+            values[section].pop(key, None)
+    stack = values.get("stack", {})
+    if stack.get("domain_adapters"):
+        stack["domain_adapters"] = [
+            sha256_of(adapter_file(path)) for path in stack["domain_adapters"]
+        ]
     text = OmegaConf.to_yaml(OmegaConf.create(values), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 

@@ -29,6 +29,7 @@ from shared.checkpoint import save_adapter
 from shared.confusion import confusion_counts, plot_confusion_matrix, write_per_class_table
 from shared.costs import CostTracker
 from shared.inject import inject_method
+from shared.memory_categories import MemoryCategoryProbe
 from shared.methods import method_config_from_mapping
 from shared.peft_format import PEFT_FOLDER, save_peft_format
 from shared.peft_module import EvaluationResult, ordered_test_sets
@@ -97,6 +98,11 @@ def make_trainer(
     )
 
 
+def best_validation_score(trainer: lightning.Trainer) -> float | None:
+    score = trainer.checkpoint_callback.best_model_score
+    return None if score is None else float(score)
+
+
 def write_per_class_results(
     result: EvaluationResult, label_names: list[str], directory: Path, title: str
 ) -> None:
@@ -148,7 +154,8 @@ def run_experiment(config: DictConfig) -> Path:
     )
     costs = CostTracker()
     proof = StackProof(members, module.batch_outputs, report.head_modules) if members else None
-    trainer = make_trainer(config, directory, costs, [proof] if proof else [])
+    memory = MemoryCategoryProbe()
+    trainer = make_trainer(config, directory, costs, [memory, *([proof] if proof else [])])
     last = directory / "checkpoints" / f"{LAST_CHECKPOINT}.ckpt"
     # trainer.max_epochs=0 tests the model as it is (zero-shot): no fit, so no sanity validation
     # and no training time.
@@ -177,10 +184,18 @@ def run_experiment(config: DictConfig) -> Path:
             "total_parameters": report.total_parameters,
             "trainable_fraction": report.trainable_fraction,
             "adapter_bytes": adapter_bytes,
+            "memory_by_category": memory.memory_by_category,
         },
         "injection": report.to_dict(),
         "data": prepared.data_summary,
+        "pipeline": config.pipeline.name,
         "learning_rate": module.learning_rate,
+        # What picked the tested checkpoint, and its score: learning-rate selection reads it.
+        "validation": {
+            "monitor": config.pipeline.monitor,
+            "mode": config.pipeline.monitor_mode,
+            "best": best_validation_score(trainer),
+        },
     }
     if members:
         results["stack"] = {**stacked_task_report(report, members), "proof": proof.findings}

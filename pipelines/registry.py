@@ -6,12 +6,14 @@ dependencies never slow down or break another's), its own config sections (image
 window, generation settings: whatever only that domain reads), the validation metrics its
 LightningModule logs, and the module that registers its datasets. Nothing outside the folder
 lists it: `registered_pipelines` imports every sub-package of `pipelines` (and any installed
-package that declares a `peftsuite.pipelines` entry point), so adding a folder adds a domain.
+package that declares a `peftsuite.pipelines` entry point), so adding a folder adds a domain;
+`$PEFTSUITE_PLUGINS` names further modules to import, comma-separated.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +25,8 @@ from omegaconf import MISSING
 from shared.validation import is_count, require
 
 ENTRY_POINT_GROUP = "peftsuite.pipelines"
+# Modules to import for their registrations, comma-separated: a domain without a package.
+PLUGINS_VARIABLE = "PEFTSUITE_PLUGINS"
 
 
 @dataclass
@@ -76,6 +80,7 @@ class PipelineSpec:
         sections: further top-level config sections only this pipeline reads, by name.
         validation_metrics: what its LightningModule logs in validation; `pipeline.monitor`
             must be one of them.
+        test_metrics: the test metrics reports lead with, first the primary one.
         datasets_module: the module whose import registers the pipeline's datasets.
     """
 
@@ -85,6 +90,7 @@ class PipelineSpec:
     model_section: type = ModelSection
     sections: Mapping[str, type] = field(default_factory=dict)
     validation_metrics: tuple[str, ...] = ("val_loss",)
+    test_metrics: tuple[str, ...] = ("accuracy",)
     datasets_module: str | None = None
 
     def prepare_function(self) -> Callable[..., Any]:
@@ -118,6 +124,8 @@ def registered_pipelines() -> dict[str, PipelineSpec]:
             importlib.import_module(f"pipelines.{module.name}")
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         entry_point.load()
+    for module_name in filter(None, os.environ.get(PLUGINS_VARIABLE, "").split(",")):
+        importlib.import_module(module_name.strip())
     return dict(_PIPELINES)
 
 

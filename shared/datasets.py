@@ -78,6 +78,11 @@ def dataset_names(pipeline: str | None = None, *, trainable: bool | None = None)
     ]
 
 
+def find_dataset(name: str) -> DatasetSpec | None:
+    """The registered dataset `name`, whatever its pipeline (None if there is none)."""
+    return _DATASETS.get(name)
+
+
 def get_dataset(name: str, pipeline: str, *, field_name: str = "data.name") -> DatasetSpec:
     """The dataset `name` of `pipeline`; anything else names the valid choices."""
     spec = _DATASETS.get(name)

@@ -18,10 +18,10 @@ from torch.utils.data import TensorDataset
 
 from pipelines.prepared import PreparedPipeline
 from pipelines.registry import (
+    _PIPELINES,
     DataSection,
     PipelineSpec,
     register_pipeline,
-    registered_pipelines,
 )
 from shared.datamodule import SplitDataModule
 from shared.datasets import checked_options, get_dataset, register_dataset
@@ -146,7 +146,7 @@ PARITY_GROUPS = [f"pipeline={PIPELINE}", "model=tiny_random_parity_mlp", "data=p
 def register_parity_domain() -> list[str]:
     """Register the toy domain (once per process): pipeline, dataset and its config group
     options; returns the overrides that select it."""
-    if PIPELINE in registered_pipelines():
+    if PIPELINE in _PIPELINES:
         return PARITY_GROUPS
     register_pipeline(
         PipelineSpec(
@@ -170,3 +170,6 @@ def register_parity_domain() -> list[str]:
     store.store(group="model", name="tiny_random_parity_mlp", node={"name": "tiny_mlp"})
     store.store(group="data", name="parity_bits", node={"name": "parity_bits", "batch_size": 8})
     return PARITY_GROUPS
+
+
+register_parity_domain()  # importing the module is enough (PEFTSUITE_PLUGINS=toy_domain)

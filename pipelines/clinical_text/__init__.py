@@ -9,6 +9,7 @@ register_pipeline(
         data_section=DataSection,
         model_section=TextModelSection,
         validation_metrics=("val_loss", "val_auroc"),
+        test_metrics=("auroc_macro", "accuracy"),
         datasets_module="pipelines.clinical_text.datasets",
     )
 )

@@ -22,6 +22,7 @@ register_pipeline(
         prepare="pipelines.speech.pipeline:prepare_speech",
         data_section=SpeechDataSection,
         validation_metrics=("val_loss", "val_auroc"),
+        test_metrics=("accuracy", "f1_macro"),
         datasets_module="pipelines.speech.datasets",
     )
 )

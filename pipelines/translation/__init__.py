@@ -28,6 +28,7 @@ register_pipeline(
         model_section=TextModelSection,
         sections={"generation": GenerationSection},
         validation_metrics=("val_loss", "val_chrf"),
+        test_metrics=("chrf", "bleu"),
         datasets_module="pipelines.translation.corpora",
     )
 )

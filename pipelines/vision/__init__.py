@@ -22,6 +22,7 @@ register_pipeline(
         prepare="pipelines.vision.pipeline:prepare_vision",
         data_section=VisionDataSection,
         validation_metrics=("val_loss", "val_auroc"),
+        test_metrics=("accuracy", "auroc_macro"),
         datasets_module="pipelines.vision.datasets",
     )
 )

@@ -1,0 +1,1 @@
+"""Sweeps: grids of runs, resumable, with fair learning rates, aggregated into reports."""

@@ -1,0 +1,146 @@
+"""From a sweep's finished cells to numbers people compare: per-cell statistics over seeds and
+the cross-domain matrix (rows trained on, columns tested on, diagonal in domain)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scipy import stats
+
+from peftsuite.sweep.spec import SweepSpec
+
+SEED_AXIS = "seed"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean, standard deviation (ddof=1), standard error and 95% t-interval of `values`."""
+
+    n: int
+    mean: float
+    std: float | None
+    sem: float | None
+    ci95: tuple[float, float] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "mean": self.mean,
+            "std": self.std,
+            "sem": self.sem,
+            "ci95": list(self.ci95) if self.ci95 else None,
+        }
+
+    def text(self, digits: int = 3) -> str:
+        spread = f" ± {self.std:.{digits}f}" if self.std is not None else ""
+        return f"{self.mean:.{digits}f}{spread} (n={self.n})"
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    """Statistics of one cell over its seeds; spread needs two values or more."""
+    values = [float(v) for v in values]
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return Summary(n, mean, None, None, None)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    sem = std / math.sqrt(n)
+    half = float(stats.t.ppf(0.975, n - 1)) * sem
+    return Summary(n, mean, std, sem, (mean - half, mean + half))
+
+
+def primary_metric(spec: SweepSpec, planned: Sequence[Any]) -> str:
+    """The metric tables lead with: the sweep's first, else the pipeline's first test metric."""
+    if spec.metrics:
+        return spec.metrics[0]
+    return pipeline_metrics(planned)[0]
+
+
+def pipeline_metrics(planned: Sequence[Any]) -> list[str]:
+    from peftsuite.config import load_config
+    from pipelines.registry import get_pipeline
+
+    config = load_config(planned[0].cell.overrides)
+    return list(get_pipeline(config.pipeline.name).test_metrics)
+
+
+def load_records(sweep_directory: Path) -> list[dict[str, Any]]:
+    """Every finished cell: its labels and its metrics.json."""
+    cells = json.loads((sweep_directory / "cells.json").read_text())
+    records = []
+    for cell in cells:
+        path = Path(cell["directory"]) / "metrics.json"
+        if path.is_file():
+            records.append({"labels": cell["labels"], "metrics": json.loads(path.read_text())})
+    return records
+
+
+def group_key(labels: dict[str, Any], drop: Sequence[str]) -> tuple[tuple[str, Any], ...]:
+    return tuple((axis, value) for axis, value in labels.items() if axis not in drop)
+
+
+def aggregate(records: Sequence[dict[str, Any]], metrics: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per cell of the grid without its seed axis: each metric and cost summarized."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(group_key(record["labels"], [SEED_AXIS]), []).append(record)
+    rows = []
+    for key, members in groups.items():
+        row: dict[str, Any] = {
+            "labels": dict(key),
+            "seeds": sorted(
+                m["labels"].get(SEED_AXIS) for m in members if SEED_AXIS in m["labels"]
+            ),
+        }
+        for metric in metrics:
+            values = [
+                m["metrics"]["test"][metric] for m in members if metric in m["metrics"]["test"]
+            ]
+            row[metric] = summarize(values).to_dict() if values else None
+        for cost in ("trainable_parameters", "peak_memory_mb", "train_seconds", "adapter_bytes"):
+            values = [m["metrics"]["costs"].get(cost) for m in members]
+            values = [v for v in values if v is not None]
+            row[cost] = summarize(values).to_dict() if values else None
+        rows.append(row)
+    return rows
+
+
+def cross_domain_matrices(records: Sequence[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """Per group of the other axes (e.g. per method): rows = training domain, columns = every
+    test domain (the diagonal is the in-domain test), each cell summarized over seeds."""
+    groups: dict[tuple, dict[str, dict[str, list[float]]]] = {}
+    for record in records:
+        source = record["labels"].get("domain")
+        if source is None:
+            continue
+        key = group_key(record["labels"], [SEED_AXIS, "domain"])
+        scores = {source: record["metrics"]["test"].get(metric)}
+        for target, values in record["metrics"].get("cross_domain", {}).items():
+            scores[target] = values.get(metric)
+        row = groups.setdefault(key, {}).setdefault(source, {})
+        for target, value in scores.items():
+            if value is not None:
+                row.setdefault(target, []).append(value)
+    matrices = []
+    for key, rows in groups.items():
+        columns = list(rows) + sorted({t for r in rows.values() for t in r} - set(rows))
+        matrices.append(
+            {
+                "group": dict(key),
+                "metric": metric,
+                "rows": list(rows),
+                "columns": columns,
+                "cells": {
+                    source: {
+                        target: summarize(values).to_dict() for target, values in targets.items()
+                    }
+                    for source, targets in rows.items()
+                },
+            }
+        )
+    return matrices

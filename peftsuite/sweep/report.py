@@ -1,0 +1,256 @@
+"""`peftsuite report <sweep>`: Markdown, a self-contained HTML page, PNGs and JSON aggregates.
+
+What it draws: learning curves (metric vs training size, one line per method, seed spread
+shaded), cost vs metric (trainable parameters, peak memory, training time; the Pareto front
+marked), and a heatmap per cross-domain matrix. Every table names its model-selection rule and
+gives mean ± std over seeds with n; aggregates.json adds the standard error and 95% interval.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from peftsuite.sweep.aggregate import (  # noqa: E402
+    aggregate,
+    cross_domain_matrices,
+    load_records,
+)
+from shared.atomic import atomic_path, write_json_atomic, write_text_atomic  # noqa: E402
+
+COSTS = (
+    ("trainable_parameters", "trainable parameters", True),
+    ("peak_memory_mb", "peak memory (MiB)", False),
+    ("train_seconds", "training time (s)", False),
+)
+
+
+def label_of(labels: dict[str, Any], drop: Sequence[str]) -> str:
+    return ", ".join(f"{axis}={value}" for axis, value in labels.items() if axis not in drop)
+
+
+def mean_std(summary: dict[str, Any] | None) -> str:
+    if not summary:
+        return "—"
+    spread = f" ± {summary['std']:.3f}" if summary["std"] is not None else ""
+    return f"{summary['mean']:.3f}{spread}"
+
+
+def save_figure(figure, path: Path) -> None:
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
+
+
+def learning_curves(rows, metric: str, size_axis: str, path: Path) -> bool:
+    lines: dict[str, list[tuple[float, dict]]] = {}
+    for row in rows:
+        if size_axis not in row["labels"] or not row[metric]:
+            continue
+        lines.setdefault(label_of(row["labels"], [size_axis]), []).append(
+            (row["labels"][size_axis], row[metric])
+        )
+    if not lines:
+        return False
+    figure, axes = plt.subplots(figsize=(6.5, 4))
+    for name, points in sorted(lines.items()):
+        points.sort(key=lambda point: point[0])
+        sizes = [size for size, _ in points]
+        means = [summary["mean"] for _, summary in points]
+        spreads = [summary["std"] or 0.0 for _, summary in points]
+        axes.plot(sizes, means, marker="o", label=name)
+        axes.fill_between(
+            sizes,
+            [m - s for m, s in zip(means, spreads, strict=True)],
+            [m + s for m, s in zip(means, spreads, strict=True)],
+            alpha=0.2,
+        )
+    axes.set_xlabel(size_axis)
+    axes.set_ylabel(f"test {metric} (mean ± std over seeds)")
+    axes.set_xscale("log")
+    axes.legend(fontsize=7)
+    axes.grid(alpha=0.3)
+    save_figure(figure, path)
+    return True
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of points no other point beats on both lower cost and higher metric."""
+    return [
+        i
+        for i, (cost, value) in enumerate(points)
+        if not any(
+            (c <= cost and v >= value) and (c < cost or v > value)
+            for j, (c, v) in enumerate(points)
+            if j != i
+        )
+    ]
+
+
+def cost_vs_metric(rows, metric: str, path: Path) -> bool:
+    usable = [row for row in rows if row[metric]]
+    if not usable:
+        return False
+    figure, panels = plt.subplots(1, len(COSTS), figsize=(5 * len(COSTS), 4))
+    for panel, (cost, title, log_scale) in zip(panels, COSTS, strict=True):
+        points = [
+            (row[cost]["mean"], row[metric]["mean"], label_of(row["labels"], []))
+            for row in usable
+            if row[cost]
+        ]
+        if not points:
+            continue
+        front = set(pareto_front([(c, v) for c, v, _ in points]))
+        for index, (c, v, name) in enumerate(points):
+            panel.scatter(c, v, color="C3" if index in front else "C0", zorder=3)
+            panel.annotate(name, (c, v), fontsize=6)
+        ordered = sorted((points[i][0], points[i][1]) for i in front)
+        panel.plot([c for c, _ in ordered], [v for _, v in ordered], "C3--", alpha=0.6)
+        panel.set_xlabel(title)
+        panel.set_ylabel(f"test {metric}")
+        if log_scale:
+            panel.set_xscale("log")
+        panel.grid(alpha=0.3)
+    figure.suptitle("cost vs metric (red: Pareto front)")
+    save_figure(figure, path)
+    return True
+
+
+def heatmap(matrix: dict[str, Any], path: Path) -> None:
+    rows, columns = matrix["rows"], matrix["columns"]
+    values = [
+        [matrix["cells"][r].get(c, {}).get("mean", float("nan")) for c in columns] for r in rows
+    ]
+    figure, axes = plt.subplots(figsize=(1.6 * len(columns) + 2, 1.0 * len(rows) + 1.5))
+    image = axes.imshow(values, cmap="viridis")
+    for i, row in enumerate(rows):
+        for j, column in enumerate(columns):
+            summary = matrix["cells"][row].get(column)
+            if summary:
+                axes.text(j, i, mean_std(summary), ha="center", va="center", color="w", fontsize=8)
+    axes.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
+    axes.set_yticks(range(len(rows)), rows)
+    axes.set_xlabel("tested on")
+    axes.set_ylabel("trained on")
+    axes.set_title(f"{matrix['metric']}: {label_of(matrix['group'], []) or 'all'}")
+    figure.colorbar(image)
+    save_figure(figure, path)
+
+
+def markdown_table(rows, metrics: Sequence[str]) -> list[str]:
+    axes = list(rows[0]["labels"]) if rows else []
+    header = [*axes, "seeds", *metrics, "trainable params", "peak MiB", "train s", "adapter bytes"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [str(row["labels"][axis]) for axis in axes] + [str(len(row["seeds"]))]
+        cells += [mean_std(row[metric]) for metric in metrics]
+        for cost in ("trainable_parameters", "peak_memory_mb", "train_seconds", "adapter_bytes"):
+            cells.append(f"{row[cost]['mean']:.0f}" if row[cost] else "—")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = None) -> Path:
+    """Write report.md, report.html, aggregates.json and PNGs into the sweep folder."""
+    directory = Path(sweep_directory)
+    spec = json.loads((directory / "sweep.json").read_text())
+    records = load_records(directory)
+    if not records:
+        raise ValueError(f"{directory}: no finished cell to report yet")
+    metrics = list(metrics or spec.get("metrics") or default_metrics(records))
+    rows = aggregate(records, metrics)
+    matrices = [m for metric in metrics[:1] for m in cross_domain_matrices(records, metric)]
+    rates_file = directory / "learning_rates.json"
+    rates = json.loads(rates_file.read_text()) if rates_file.is_file() else None
+    rule = rates["rule"] if rates else "the learning rate each config sets (no selection asked)"
+    checkpoint = "checkpoint: best validation score of each run (pipeline.monitor)"
+
+    lines = [f"# Sweep {spec['name']}", "", f"- model selection: {rule}; {checkpoint}."]
+    if spec.get("selection") == "oracle":
+        lines.append("- **ORACLE**: learning rates were chosen on the test metric.")
+    lines += [f"- cells: {len(records)} finished; mean ± std (ddof=1) over seeds.", ""]
+    if rates:
+        lines += ["## Learning rates chosen", "", "| method | chosen | candidates (score) |"]
+        lines.append("|---|---|---|")
+        for method, candidates in rates["candidates"].items():
+            tried = ", ".join(f"{rate}: {score}" for rate, score in candidates.items())
+            lines.append(f"| {method} | {rates['chosen'].get(method)} | {tried} |")
+        lines.append("")
+    lines += ["## Results", "", *markdown_table(rows, metrics), ""]
+    figures = []
+    size_axis = next((a for a in ("data.fraction", "data.k_shot") if a in spec["grid"]), None)
+    if size_axis and learning_curves(
+        rows, metrics[0], size_axis, directory / "learning_curves.png"
+    ):
+        figures.append(("Learning curves", "learning_curves.png"))
+    if cost_vs_metric(rows, metrics[0], directory / "cost_vs_metric.png"):
+        figures.append(("Cost vs metric", "cost_vs_metric.png"))
+    for index, matrix in enumerate(matrices):
+        name = f"cross_domain_{index}.png"
+        heatmap(matrix, directory / name)
+        figures.append((f"Cross-domain {matrix['metric']} ({label_of(matrix['group'], [])})", name))
+        lines += [f"## Cross-domain {matrix['metric']}: {label_of(matrix['group'], [])}", ""]
+        lines += ["| trained on \\ tested on | " + " | ".join(matrix["columns"]) + " |"]
+        lines.append("|---|" + "---|" * len(matrix["columns"]))
+        for source in matrix["rows"]:
+            cells = [mean_std(matrix["cells"][source].get(t)) for t in matrix["columns"]]
+            lines.append(f"| {source} | " + " | ".join(cells) + " |")
+        lines.append("")
+    for title, name in figures:
+        lines += [f"## {title}", "", f"![{title}]({name})", ""]
+    write_text_atomic(directory / "report.md", "\n".join(lines))
+    write_json_atomic(
+        directory / "aggregates.json",
+        {"metrics": metrics, "rule": rule, "rows": rows, "cross_domain": matrices},
+    )
+    write_text_atomic(directory / "report.html", html_page(spec["name"], lines, directory))
+    return directory / "report.md"
+
+
+def default_metrics(records) -> list[str]:
+    from peftsuite.config import load_config  # noqa: F401  (registers the pipelines)
+    from pipelines.registry import registered_pipelines
+
+    pipeline = records[0]["metrics"].get("pipeline")
+    specs = registered_pipelines()
+    if pipeline in specs:
+        return list(specs[pipeline].test_metrics)
+    return [k for k, v in records[0]["metrics"]["test"].items() if isinstance(v, float)][:2]
+
+
+def html_page(title: str, markdown_lines: Sequence[str], directory: Path) -> str:
+    """The Markdown as a plain page with its PNGs embedded: one file to send around."""
+    body, table = [], []
+    for line in [*markdown_lines, ""]:
+        if line.startswith("|"):
+            if not set(line) <= set("|-"):
+                cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+                table.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            continue
+        if table:
+            body.append("<table>" + "".join(table) + "</table>")
+            table = []
+        if line.startswith("!["):
+            name = line[line.index("(") + 1 : -1]
+            data = base64.b64encode((directory / name).read_bytes()).decode()
+            body.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">')
+        elif line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
+        elif line:
+            body.append(f"<p>{html.escape(line)}</p>")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+        "table{border-collapse:collapse}td{border:1px solid #ccc;padding:2px 6px}</style>"
+        f"</head><body>{''.join(body)}</body></html>\n"
+    )
