@@ -11,9 +11,11 @@ import sys
 def run_command(overrides: list[str]) -> None:
     from peftsuite.config import load_config
     from peftsuite.runner import run_experiment
+    from peftsuite.summary import print_summary
 
     directory = run_experiment(load_config(overrides))
-    print(directory)
+    print_summary(directory)
+    print(directory)  # last: scripts read the run directory from the last line
 
 
 def methods_command(_: list[str]) -> None:

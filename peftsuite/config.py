@@ -121,11 +121,20 @@ class OptimSection:
 
 @dataclass
 class RunSection:
+    """Where and how a run is recorded; none of it changes the experiment (or its hash)."""
+
     output_dir: str = "runs"
     name: str | None = None  # None names the run directory after the config's hash
+    logger: str = "csv"  # csv | tensorboard | mlflow (local file store unless tracking_uri)
+    tracking_uri: str | None = None  # MLflow only; default <output_dir>/mlruns
+    watts_per_cpu_core: float = 10.0  # the energy estimate's assumption where nothing measures
 
     def __post_init__(self) -> None:
         require(bool(self.output_dir), "run.output_dir", self.output_dir, "a folder")
+        loggers = ("csv", "tensorboard", "mlflow")
+        require(self.logger in loggers, "run.logger", self.logger, f"one of {', '.join(loggers)}")
+        watts = self.watts_per_cpu_core
+        require(watts > 0, "run.watts_per_cpu_core", watts, "a positive number of watts")
 
 
 @dataclass

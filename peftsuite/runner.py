@@ -10,13 +10,14 @@ last checkpoint.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from peftsuite.checkpoint_io import AtomicCheckpointIO
@@ -59,6 +60,24 @@ def method_settings(config: DictConfig, train_size: int) -> dict[str, Any]:
     return settings
 
 
+def make_logger(config: DictConfig, directory: Path) -> Logger:
+    """CSV (the default), TensorBoard or MLflow; a resumed run logs to a new version or run."""
+    if config.run.logger == "tensorboard":
+        return TensorBoardLogger(directory, name="logs")
+    if config.run.logger == "mlflow":
+        if config.run.tracking_uri is None:
+            # Offline default: a file store beside the runs. MLflow 3 keeps it in maintenance
+            # and asks for this opt-in; its database stores need the full mlflow install.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        store = config.run.tracking_uri or (Path(config.run.output_dir).absolute() / "mlruns")
+        return MLFlowLogger(
+            experiment_name=f"{config.pipeline.name}/{config.data.name}",
+            run_name=directory.name,
+            tracking_uri=store if isinstance(store, str) else store.as_uri(),
+        )
+    return CSVLogger(directory, name="logs")
+
+
 def make_trainer(
     config: DictConfig,
     directory: Path,
@@ -91,8 +110,7 @@ def make_trainer(
         **settings,
         default_root_dir=directory,
         callbacks=callbacks,
-        # a resumed run logs to a new version folder instead of overwriting the first one's
-        logger=CSVLogger(directory, name="logs"),
+        logger=make_logger(config, directory),
         plugins=[AtomicCheckpointIO()],
         enable_model_summary=False,
     )
@@ -152,7 +170,7 @@ def run_experiment(config: DictConfig) -> Path:
         learning_rate=method.learning_rate if config.optim.lr is None else config.optim.lr,
         weight_decay=config.optim.weight_decay,
     )
-    costs = CostTracker()
+    costs = CostTracker(watts_per_cpu_core=config.run.watts_per_cpu_core)
     proof = StackProof(members, module.batch_outputs, report.head_modules) if members else None
     memory = MemoryCategoryProbe()
     trainer = make_trainer(config, directory, costs, [memory, *([proof] if proof else [])])

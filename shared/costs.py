@@ -11,10 +11,45 @@ from __future__ import annotations
 
 import resource
 import time
+from pathlib import Path
 from typing import Any
 
 import lightning
 import torch
+
+RAPL_ENERGY = Path("/sys/class/powercap/intel-rapl:0/energy_uj")
+
+
+def process_cpu_seconds() -> float:
+    """CPU time of this process and its finished children (data loader workers), all cores."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def rapl_joules() -> float | None:
+    """The CPU package's energy counter, where the kernel exposes it (Intel RAPL)."""
+    try:
+        return int(RAPL_ENERGY.read_text()) / 1e6
+    except (OSError, ValueError):
+        return None
+
+
+def energy_estimate(cpu_seconds: float, measured_joules: float | None, watts: float) -> dict:
+    """Training energy in joules, labelled with how it was obtained: a hardware counter where
+    there is one, else CPU time times an assumed power per busy core."""
+    if measured_joules is not None:
+        return {"joules": measured_joules, "method": "measured: RAPL package counter"}
+    return {
+        "joules": cpu_seconds * watts,
+        "method": (
+            f"estimate: training CPU time ({cpu_seconds:.1f} s over all cores) x {watts} W per "
+            "busy core (run.watts_per_cpu_core, assumed; no power counter on this machine; "
+            "GPU energy not included)"
+        ),
+    }
 
 
 def peak_memory_megabytes(device: torch.device) -> tuple[float, str]:
@@ -31,7 +66,12 @@ class CostTracker(lightning.Callback):
     The module must say how many examples a batch holds (`module.batch_size(batch)`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, watts_per_cpu_core: float = 10.0) -> None:
+        self.watts_per_cpu_core = watts_per_cpu_core
+        self.cpu_seconds = 0.0
+        self.rapl_joules: float | None = None
+        self._cpu_start = 0.0
+        self._rapl_start: float | None = None
         self.train_samples = 0
         self.step_seconds = 0.0
         self.fit_seconds = 0.0
@@ -51,6 +91,8 @@ class CostTracker(lightning.Callback):
             "train_samples": self.train_samples,
             "step_seconds": self.step_seconds,
             "fit_seconds": self.fit_seconds + self._running_fit_seconds(),
+            "cpu_seconds": self.cpu_seconds + self._running_cpu_seconds(),
+            "rapl_joules": self.rapl_joules,  # finished fits only
             "global_step": self.global_step,
             "processes": self.processes,
         }
@@ -64,12 +106,17 @@ class CostTracker(lightning.Callback):
         self.train_samples = state["train_samples"]
         self.step_seconds = state["step_seconds"]
         self.fit_seconds = state["fit_seconds"]
+        self.cpu_seconds = state.get("cpu_seconds", 0.0)
+        self.rapl_joules = state.get("rapl_joules")
         self.global_step = state["global_step"]
         self.processes = state["processes"] + 1
         self.resumed_from_step = state["global_step"]
 
     def _running_fit_seconds(self) -> float:
         return 0.0 if self._fit_start is None else time.perf_counter() - self._fit_start
+
+    def _running_cpu_seconds(self) -> float:
+        return 0.0 if self._fit_start is None else process_cpu_seconds() - self._cpu_start
 
     def on_fit_start(self, trainer, module) -> None:
         if self._resumed_state is not None:
@@ -79,9 +126,15 @@ class CostTracker(lightning.Callback):
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         self._fit_start = time.perf_counter()
+        self._cpu_start = process_cpu_seconds()
+        self._rapl_start = rapl_joules()
 
     def on_fit_end(self, trainer, module) -> None:
         self.fit_seconds += self._running_fit_seconds()
+        self.cpu_seconds += self._running_cpu_seconds()
+        end = rapl_joules()
+        if self._rapl_start is not None and end is not None and end >= self._rapl_start:
+            self.rapl_joules = (self.rapl_joules or 0.0) + end - self._rapl_start
         self._fit_start = None
 
     def on_train_batch_start(self, trainer, module, batch, batch_index) -> None:
@@ -126,4 +179,6 @@ class CostTracker(lightning.Callback):
             "device": str(self.device),
             "processes": self.processes,
             "resumed_from_step": self.resumed_from_step,
+            "train_cpu_seconds": self.cpu_seconds,
+            "energy": energy_estimate(self.cpu_seconds, self.rapl_joules, self.watts_per_cpu_core),
         }
