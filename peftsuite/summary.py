@@ -37,8 +37,7 @@ def print_summary(directory: Path, console: Console | None = None) -> None:
         f"peak {costs['peak_memory_mb']:.0f} MiB ({costs['peak_memory_kind']})",
     )
     if results.get("stack"):
-        proof = results["stack"]["proof"]
-        table.add_row(
-            "stack", f"{len(results['stack']['members'])} domain adapter(s), proof {proof}"
-        )
+        stack, proof = results["stack"], results["stack"]["proof"]
+        passed = "passed" if "task_member_active" in proof else "not run (no training step)"
+        table.add_row("stack", f"{len(stack['members'])} domain adapter(s); proof {passed}")
     (console or Console()).print(table)

@@ -21,6 +21,8 @@ from shared.inject import InjectionReport, inject_method
 from shared.methods import get_method
 
 METHOD_KEY = "peftsuite.method_config"
+# The task head the adapter was trained with: a domain adapter drops it when stacked.
+HEADS_KEY = "peftsuite.head_modules"
 # Set on a task adapter trained over frozen domain adapters: their files and checksums.
 STACK_KEY = "peftsuite.stack"
 
@@ -51,7 +53,10 @@ def save_adapter(
         name: tensor.contiguous().cpu()
         for name, tensor in adapter_state_dict(model, report).items()
     }
-    metadata = {METHOD_KEY: json.dumps(report.method_config)}
+    metadata = {
+        METHOD_KEY: json.dumps(report.method_config),
+        HEADS_KEY: json.dumps(report.head_modules),
+    }
     if stack is not None:
         metadata[STACK_KEY] = stack
     path = Path(path)

@@ -37,7 +37,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from shared.checkpoint import STACK_KEY, load_adapter_state, read_metadata, read_method_config
+from shared.checkpoint import (
+    HEADS_KEY,
+    STACK_KEY,
+    load_adapter_state,
+    read_metadata,
+    read_method_config,
+)
 from shared.inject import InjectionReport, inject_method
 from shared.methods import get_method
 from shared.methods.bottleneck import ADAPTER_ATTRIBUTE
@@ -179,10 +185,13 @@ def load_domain_tensors(model: nn.Module, file: Path, heads: Sequence[str]) -> i
 def merged_member(
     base: nn.Module, file: Path, config: dict[str, Any], digest: str, heads: list[str]
 ) -> tuple[nn.Module, StackMember]:
-    """Fold a mergeable domain adapter into the base weights, remembering what it changed."""
+    """Fold a mergeable domain adapter into the base weights, remembering what it changed.
+
+    `heads`: the task's head modules followed by the domain run's own; tensors under any of
+    them are not loaded."""
     before = {name: tensor.detach().clone() for name, tensor in base.state_dict().items()}
-    model, report = inject_method(base, config, head_modules=heads)
-    parameters = load_domain_tensors(model, file, report.head_modules)
+    model, report = inject_method(base, config, head_modules=config["head_modules"])
+    parameters = load_domain_tensors(model, file, heads)
     merged = get_method(report.method).merge(model)
     merged.requires_grad_(False)
     live = merged.state_dict(keep_vars=True)
@@ -214,8 +223,8 @@ def bottleneck_member(
 ) -> tuple[nn.Module, StackMember]:
     """Keep domain bottleneck adapters as modules, frozen and renamed so a task adapter can
     follow them on the same layers."""
-    model, report = inject_method(base, config, head_modules=heads)
-    parameters = load_domain_tensors(model, file, report.head_modules)
+    model, report = inject_method(base, config, head_modules=config["head_modules"])
+    parameters = load_domain_tensors(model, file, heads)
     model.requires_grad_(False)
     modules = dict(model.named_modules())
     renamed = f"domain{position}_{ADAPTER_ATTRIBUTE}"
@@ -256,10 +265,13 @@ def stack_domain_adapters(
     for position, (file, config, digest) in enumerate(check_domain_adapters(paths)):
         method = get_method(config["name"])
         config = {**config, "head_modules": head_modules}
+        # Its own head (e.g. a masked-LM head) may have other names than the task's.
+        own_heads = json.loads(read_metadata(file).get(HEADS_KEY, "[]"))
+        heads = [*head_modules, *(h for h in own_heads if h not in head_modules)]
         if method.merge is not None:
-            model, member = merged_member(model, file, config, digest, head_modules)
+            model, member = merged_member(model, file, config, digest, heads)
         else:
-            model, member = bottleneck_member(model, file, config, digest, head_modules, position)
+            model, member = bottleneck_member(model, file, config, digest, heads, position)
         members.append(member)
     model.requires_grad_(False)
     return model, members
