@@ -72,7 +72,13 @@ def load_audio_dataset(
             f"the test split and train would be empty. Train on one of "
             f"{', '.join(dataset_names(PIPELINE, trainable=True))} and evaluate on {name!r}."
         )
-    return dataset.loader(name, data_dir, seed, **checked_options(dataset, options))
+    settings = checked_options(dataset, options)
+    if settings.get("test_only") and for_training:
+        raise ValueError(
+            f"data.options.test_only=true makes every clip of data.name={name!r} a test clip; "
+            "train on another dataset and name this one under data.cross_domain"
+        )
+    return dataset.loader(name, data_dir, seed, **settings)
 
 
 # `facts` of each registered dataset: its class names, or None where the folder names them.

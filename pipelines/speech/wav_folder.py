@@ -33,6 +33,9 @@ class WavFolderOptions:
     test_fraction: float = 0.2
     max_seconds: float = 2.5
     lenient: bool = False
+    # Every clip is a test clip: a folder of a few clips per class (your own recordings, studio
+    # prompts) as a cross-domain test set, never trained on.
+    test_only: bool = False
 
 
 def load_wav_folder(
@@ -44,8 +47,10 @@ def load_wav_folder(
     test_fraction: float,
     max_seconds: float,
     lenient: bool,
+    test_only: bool,
 ) -> AudioClassificationSplits:
-    """Clips of `<path>/<class>/*.wav` in seeded, stratified train/val/test splits.
+    """Clips of `<path>/<class>/*.wav` in seeded, stratified train/val/test splits, or all of
+    them as the test split (`test_only`: train and val stay empty).
 
     `data_dir` is unused: the folder is `data.options.path`.
     """
@@ -71,6 +76,9 @@ def load_wav_folder(
     ]
     examples, skipped = read_clips(clips, max_seconds, lenient)
     require_some_clips(name, root, examples, skipped)
+    if test_only:
+        nothing = examples.subset(np.arange(0))
+        return AudioClassificationSplits(nothing, nothing, examples, label_names, skipped)
     _check_class_sizes(root, label_names, examples.labels, bool(skipped))
     test_mask = stratified_test_mask(examples.labels, test_fraction, seed)
     indices = split_with_test_mask(

@@ -112,3 +112,19 @@ def test_folder_without_wavs_or_classes_is_an_error(tmp_path, wav_writer):
 def test_bad_options_are_named(folder, options, message):
     with pytest.raises(ValueError, match=message):
         _load(folder, **options)
+
+
+def test_a_few_clips_per_class_are_a_test_only_target(tmp_path, wav_writer):
+    """Like Asterisk's 22 studio prompts: one or two clips per class cannot fill train, val and
+    test, but they can all be a cross-domain test set."""
+    for name in ("yes", "no"):
+        wav_writer(tmp_path / name, f"{name}.wav", seconds=0.3)
+    with pytest.raises(ValueError, match="fewer"):
+        _load(tmp_path)
+    splits = load_audio_dataset(
+        "wav_folder", None, for_training=False, path=str(tmp_path), test_only=True
+    )
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (0, 0, 2)
+    assert splits.label_names == ["no", "yes"]
+    with pytest.raises(ValueError, match="data.options.test_only=true makes every clip"):
+        load_audio_dataset("wav_folder", None, path=str(tmp_path), test_only=True)
