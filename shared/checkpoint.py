@@ -83,19 +83,26 @@ def read_method_config(path: str | Path) -> dict[str, Any]:
 
 def load_adapter_state(model: nn.Module, path: str | Path) -> None:
     """Copy a saved adapter's tensors into an already injected `model`, checking every name."""
-    state = load_file(str(path))
+    load_state_checked(model, load_file(str(path)), str(path))
+
+
+def load_state_checked(
+    model: nn.Module, state: dict[str, torch.Tensor], where: str, error: type = ValueError
+) -> None:
+    """Copy `state` into `model` after checking every name and shape; a misfit names the tensor
+    and says the file was saved from another base model (or method)."""
     expected = model.state_dict()
     unknown = sorted(set(state) - set(expected))
     if unknown:
-        raise ValueError(
-            f"{path}: {len(unknown)} tensors have no place in this model (e.g. {unknown[0]!r}); "
-            "was it saved from another base model or method?"
+        raise error(
+            f"{where}: {len(unknown)} tensors have no place in this model (e.g. {unknown[0]!r}); "
+            "it was saved from another base model or method"
         )
     for name, tensor in state.items():
         if tensor.shape != expected[name].shape:
-            raise ValueError(
-                f"{path}: {name} has shape {tuple(tensor.shape)}, "
-                f"the model has {tuple(expected[name].shape)}"
+            raise error(
+                f"{where}: {name} has shape {tuple(tensor.shape)}, the model has "
+                f"{tuple(expected[name].shape)}; it was saved from another base model or method"
             )
     model.load_state_dict(state, strict=False)
 

@@ -41,6 +41,7 @@ from shared.checkpoint import (
     HEADS_KEY,
     STACK_KEY,
     load_adapter_state,
+    load_state_checked,
     read_metadata,
     read_method_config,
 )
@@ -165,20 +166,7 @@ def load_domain_tensors(model: nn.Module, file: Path, heads: Sequence[str]) -> i
     """Copy the domain adapter's tensors (head dropped) into the injected `model`; returns how
     many parameters it brought. Names or shapes that do not fit say the base model differs."""
     state = without_head(load_file(str(file)), heads)
-    expected = model.state_dict()
-    unknown = sorted(set(state) - set(expected))
-    if unknown:
-        raise StackError(
-            f"stack.domain_adapters: {file} has {len(unknown)} tensors with no place in this "
-            f"model (e.g. {unknown[0]!r}): it was made for another base model"
-        )
-    for name, tensor in state.items():
-        if tensor.shape != expected[name].shape:
-            raise StackError(
-                f"stack.domain_adapters: {file}: {name} has shape {tuple(tensor.shape)}, this "
-                f"model's is {tuple(expected[name].shape)}: it was made for another base model"
-            )
-    model.load_state_dict(state, strict=False)
+    load_state_checked(model, state, f"stack.domain_adapters: {file}", StackError)
     return sum(tensor.numel() for tensor in state.values())
 
 
@@ -201,16 +189,10 @@ def merged_member(
         for name, tensor in live.items()
         if name not in before or not torch.equal(tensor.detach(), before[name])
     }
-    member = StackMember(
-        method=report.method,
-        path=str(file),
-        sha256=digest,
-        parameters=parameters,
-        modules=report.adapted_modules,
-        swap=swap,
-        tensors={name: live[name] for name in swap},
+    tensors = {name: live[name] for name in swap}
+    return merged, StackMember(
+        report.method, str(file), digest, parameters, report.adapted_modules, swap, tensors
     )
-    return merged, member
 
 
 def bottleneck_member(
@@ -238,16 +220,9 @@ def bottleneck_member(
         name: (tensor.detach().clone(), bottleneck_off_value(name, tensor))
         for name, tensor in adapters.items()
     }
-    member = StackMember(
-        method=report.method,
-        path=str(file),
-        sha256=digest,
-        parameters=parameters,
-        modules=report.adapted_modules,
-        swap=swap,
-        tensors=adapters,
+    return model, StackMember(
+        report.method, str(file), digest, parameters, report.adapted_modules, swap, adapters
     )
-    return model, member
 
 
 def bottleneck_off_value(name: str, tensor: torch.Tensor) -> torch.Tensor:

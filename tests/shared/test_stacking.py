@@ -194,7 +194,7 @@ def test_bad_domain_adapters_are_named(tmp_path):
         with pytest.raises(StackError, match=message):
             stack_domain_adapters(family.build(), paths, head_modules=family.heads)
     other_base = domain_adapter(tmp_path / "cnn", FAMILIES["cnn"], "lora")
-    with pytest.raises(StackError, match="made for another base model"):
+    with pytest.raises(StackError, match="saved from another base model"):
         stack_domain_adapters(family.build(), [other_base], head_modules=family.heads)
 
 
