@@ -3,11 +3,9 @@ the cross-domain matrix (rows trained on, columns tested on, diagonal in domain)
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from scipy import stats
@@ -67,17 +65,6 @@ def pipeline_metrics(planned: Sequence[Any]) -> list[str]:
 
     config = load_config(planned[0].cell.overrides)
     return list(get_pipeline(config.pipeline.name).test_metrics)
-
-
-def load_records(sweep_directory: Path) -> list[dict[str, Any]]:
-    """Every finished cell: its labels and its metrics.json."""
-    cells = json.loads((sweep_directory / "cells.json").read_text())
-    records = []
-    for cell in cells:
-        path = Path(cell["directory"]) / "metrics.json"
-        if path.is_file():
-            records.append({"labels": cell["labels"], "metrics": json.loads(path.read_text())})
-    return records
 
 
 def group_key(labels: dict[str, Any], drop: Sequence[str]) -> tuple[tuple[str, Any], ...]:

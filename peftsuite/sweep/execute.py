@@ -237,3 +237,26 @@ def with_chosen_rates(cells: Sequence[Cell], chosen: dict[str, float]) -> list[C
             continue
         updated.append(Cell(cell.labels, [*cell.overrides, f"optim.lr={rate}"]))
     return updated
+
+
+def finished_records(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """(learning-rate selection records, main records, cells planned) of a sweep folder, from
+    its plan rebuilt out of sweep.json: an interrupted sweep reports what it finished."""
+    stored = json.loads((directory / "sweep.json").read_text())
+    spec = SweepSpec(**{**stored, "output_dir": str(directory.parent)})
+    selection = plan_cells(spec, selection_cells(spec))
+    rates = directory / LEARNING_RATES_FILE
+    main = []
+    if rates.is_file() or not spec.learning_rates:
+        chosen = json.loads(rates.read_text())["chosen"] if rates.is_file() else {}
+        main = plan_cells(spec, with_chosen_rates(spec.cells(), chosen))
+    planned = len(selection) + (len(main) if main else len(spec.cells()))
+    return records_of(selection), records_of(main), planned
+
+
+def records_of(planned: Sequence[PlannedCell]) -> list[dict[str, Any]]:
+    return [
+        {"labels": item.cell.labels, "metrics": read_metrics(item.directory)}
+        for item in planned
+        if item.done
+    ]

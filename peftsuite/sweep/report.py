@@ -20,11 +20,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from peftsuite.sweep.aggregate import (  # noqa: E402
-    aggregate,
-    cross_domain_matrices,
-    load_records,
-)
+from peftsuite.sweep.aggregate import aggregate, cross_domain_matrices  # noqa: E402
+from peftsuite.sweep.execute import finished_records  # noqa: E402
 from shared.atomic import atomic_path, write_json_atomic, write_text_atomic  # noqa: E402
 
 COSTS = (
@@ -146,6 +143,24 @@ def heatmap(matrix: dict[str, Any], path: Path) -> None:
     save_figure(figure, path)
 
 
+def selection_table(selection, metrics: Sequence[str]) -> list[str]:
+    """The learning-rate selection cells finished so far, one seed each: the validation score
+    decides; test metrics are shown for reference only."""
+    header = ["cell", "validation (decides)", *(f"test {m} (reference)" for m in metrics)]
+    lines = ["## Learning-rate selection so far", "", "| " + " | ".join(header) + " |"]
+    lines.append("|" + "---|" * len(header))
+    for record in selection:
+        validation = record["metrics"].get("validation", {})
+        test = record["metrics"]["test"]
+        cells = [
+            label_of(record["labels"], []),
+            f"{validation.get('monitor')} {validation.get('best'):.4f}",
+        ]
+        cells += [f"{test[m]:.3f}" if m in test else "—" for m in metrics]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def markdown_table(rows, metrics: Sequence[str]) -> list[str]:
     axes = list(rows[0]["labels"]) if rows else []
     header = [*axes, "seeds", *metrics, "trainable params", "peak MiB", "train s", "adapter bytes"]
@@ -163,10 +178,10 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
     """Write report.md, report.html, aggregates.json and PNGs into the sweep folder."""
     directory = Path(sweep_directory)
     spec = json.loads((directory / "sweep.json").read_text())
-    records = load_records(directory)
-    if not records:
+    selection, records, planned = finished_records(directory)
+    if not selection and not records:
         raise ValueError(f"{directory}: no finished cell to report yet")
-    metrics = list(metrics or spec.get("metrics") or default_metrics(records))
+    metrics = list(metrics or spec.get("metrics") or default_metrics(records or selection))
     rows = aggregate(records, metrics)
     matrices = [m for metric in metrics[:1] for m in cross_domain_matrices(records, metric)]
     rates_file = directory / "learning_rates.json"
@@ -177,7 +192,11 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
     lines = [f"# Sweep {spec['name']}", "", f"- model selection: {rule}; {checkpoint}."]
     if spec.get("selection") == "oracle":
         lines.append("- **ORACLE**: learning rates were chosen on the test metric.")
-    lines += [f"- cells: {len(records)} finished; mean ± std (ddof=1) over seeds.", ""]
+    finished = len(selection) + len(records)
+    state = "" if finished == planned else f" (**interrupted: {finished} of {planned} finished**)"
+    lines += [f"- cells: {len(records)} finished{state}; mean ± std (ddof=1) over seeds.", ""]
+    if selection and not rates:
+        lines += selection_table(selection, metrics)
     if rates:
         lines += ["## Learning rates chosen", "", "| method | chosen | candidates (score) |"]
         lines.append("|---|---|---|")
