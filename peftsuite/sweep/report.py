@@ -186,7 +186,12 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
     matrices = [m for metric in metrics[:1] for m in cross_domain_matrices(records, metric)]
     rates_file = directory / "learning_rates.json"
     rates = json.loads(rates_file.read_text()) if rates_file.is_file() else None
-    rule = rates["rule"] if rates else "the learning rate each config sets (no selection asked)"
+    if rates:
+        rule = rates["rule"]
+    elif spec.get("learning_rates"):
+        rule = "learning rates are chosen on validation per method; the selection has not finished"
+    else:
+        rule = "the learning rate each config sets (no selection asked)"
     checkpoint = "checkpoint: best validation score of each run (pipeline.monitor)"
 
     lines = [f"# Sweep {spec['name']}", "", f"- model selection: {rule}; {checkpoint}."]
@@ -204,7 +209,8 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
             tried = ", ".join(f"{rate}: {score}" for rate, score in candidates.items())
             lines.append(f"| {method} | {rates['chosen'].get(method)} | {tried} |")
         lines.append("")
-    lines += ["## Results", "", *markdown_table(rows, metrics), ""]
+    if rows:
+        lines += ["## Results", "", *markdown_table(rows, metrics), ""]
     figures = []
     size_axis = next((a for a in ("data.fraction", "data.k_shot") if a in spec["grid"]), None)
     if size_axis and learning_curves(
