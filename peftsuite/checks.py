@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from pipelines.registry import PipelineSpec
+from pipelines.registry import PipelineSpec, registered_pipelines
 from shared.cache import CACHE_VARIABLE, cache_root
 from shared.datasets import DatasetSpec, checked_options, get_dataset
 from shared.methods import method_config_from_mapping
@@ -44,7 +44,15 @@ def check_values(config: DictConfig, pipeline: PipelineSpec, dataset: DatasetSpe
     data = config.data
     if data.name != dataset.name:
         raise ConfigError(f"data.name={data.name!r}: choose the dataset with data={data.name}")
-    for name, options in OmegaConf.to_container(data.cross_domain, resolve=True).items():
+    cross_domain = OmegaConf.to_container(data.cross_domain, resolve=True)
+    if cross_domain and not pipeline.cross_domain_tests:
+        serving = [p.name for p in registered_pipelines().values() if p.cross_domain_tests]
+        raise ConfigError(
+            f"data.cross_domain={sorted(cross_domain)}: pipeline {pipeline.name!r} scores only its "
+            f"own test split; remove data.cross_domain (pipelines that score other datasets: "
+            f"{', '.join(sorted(serving))})"
+        )
+    for name, options in cross_domain.items():
         spec = get_dataset(name, pipeline.name, field_name=f"data.cross_domain.{name}")
         checked_options(spec, options, prefix=f"data.cross_domain.{name}")
     check_domain_adapters(config.stack.domain_adapters)  # readable, stackable, none twice

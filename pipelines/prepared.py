@@ -14,7 +14,7 @@ from typing import Any
 
 import lightning
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from shared.inject import InjectionReport
@@ -90,6 +90,26 @@ def subsample_training_split(splits: Any, data: DictConfig, seed: int) -> Any:
         label_names=splits.label_names,
     )
     return dataclasses.replace(splits, train=splits.train.subset(indices))
+
+
+def cross_domain_tests(
+    data: DictConfig, label_names: Sequence[str], load: Callable[..., Any]
+) -> dict[str, Any]:
+    """The test split of every `data.cross_domain` dataset, checked to share `label_names`.
+
+    `load(name, **options)` reads one dataset's splits (options from `data.cross_domain.<name>`).
+    """
+    tests = {}
+    for name, options in OmegaConf.to_container(data.cross_domain, resolve=True).items():
+        splits = load(name, **(options or {}))
+        if list(splits.label_names) != list(label_names):
+            raise ValueError(
+                f"data.cross_domain.{name}: its labels {list(splits.label_names)} differ from "
+                f"data.name={data.name!r}'s {list(label_names)}; a cross-domain test needs the "
+                "same label set."
+            )
+        tests[name] = splits.test
+    return tests
 
 
 def data_summary(data: DictConfig, full: Any, splits: Any, **extra: Any) -> dict[str, Any]:

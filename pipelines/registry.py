@@ -82,6 +82,8 @@ class PipelineSpec:
             must be one of them.
         test_metrics: the test metrics reports lead with, first the primary one.
         datasets_module: the module whose import registers the pipeline's datasets.
+        cross_domain_tests: whether it also scores the test splits of `data.cross_domain`
+            datasets (same label set); a config asking a pipeline without them is refused.
     """
 
     name: str
@@ -92,6 +94,7 @@ class PipelineSpec:
     validation_metrics: tuple[str, ...] = ("val_loss",)
     test_metrics: tuple[str, ...] = ("accuracy",)
     datasets_module: str | None = None
+    cross_domain_tests: bool = False
 
     def prepare_function(self) -> Callable[..., Any]:
         if callable(self.prepare):

@@ -81,6 +81,13 @@ def selection_cells(spec: SweepSpec) -> list[Cell]:
     return cells
 
 
+def rate_key(labels: dict[str, Any]) -> str:
+    """Whose learning rate a cell uses: its method's, and in a cross-domain sweep its training
+    domain's (each domain's rate is chosen on that domain's own validation split)."""
+    method, domain = str(labels.get("method")), labels.get("domain")
+    return method if domain is None else f"{method} on {domain}"
+
+
 def selection_rule(spec: SweepSpec, monitor: str) -> str:
     if spec.size_axis:
         where = f"the largest training size ({spec.size_axis}={max(spec.grid[spec.size_axis])})"
@@ -88,8 +95,9 @@ def selection_rule(spec: SweepSpec, monitor: str) -> str:
         where = "the full training set"
     seed = spec.grid.get("seed", [None])[0]
     source = f"validation {monitor}" if spec.selection == "validation" else "TEST metric (oracle)"
+    whose = "per method and training domain" if spec.domains else "per method"
     return (
-        f"learning rate per method chosen on {source} at seed {seed} and {where}, then reused "
+        f"learning rate {whose} chosen on {source} at seed {seed} and {where}, then reused "
         "for every data size and seed"
     )
 
@@ -97,13 +105,13 @@ def selection_rule(spec: SweepSpec, monitor: str) -> str:
 def choose_learning_rates(
     spec: SweepSpec, planned: Sequence[PlannedCell], metric: str
 ) -> dict[str, Any]:
-    """The best rate per method from the finished selection cells, and every candidate's score
-    (signed so that higher is better: a loss monitor's score is its negative)."""
+    """The best rate per `rate_key` from the finished selection cells, and every candidate's
+    score (signed so that higher is better: a loss monitor's score is its negative)."""
     candidates: dict[str, dict[str, float | None]] = {}
     for item in planned:
-        method = str(item.cell.labels.get("method"))
         score = selection_score(spec, read_metrics(item.directory), metric)
-        candidates.setdefault(method, {})[str(item.cell.labels["optim.lr"])] = score
+        rates = candidates.setdefault(rate_key(item.cell.labels), {})
+        rates[str(item.cell.labels["optim.lr"])] = score
     chosen = {}
     for method, scores in candidates.items():
         scored = {rate: score for rate, score in scores.items() if score is not None}
@@ -231,7 +239,7 @@ def run_sweep(
 def with_chosen_rates(cells: Sequence[Cell], chosen: dict[str, float]) -> list[Cell]:
     updated = []
     for cell in cells:
-        rate = chosen.get(str(cell.labels.get("method")))
+        rate = chosen.get(rate_key(cell.labels))
         if rate is None:
             updated.append(cell)
             continue

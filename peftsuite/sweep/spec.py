@@ -120,7 +120,7 @@ class SweepSpec:
         ]
         for target, options in self.domains.items():
             if target != source:
-                overrides.append(f"+data.cross_domain.{target}={format_mapping(options or {})}")
+                overrides.append(f"++data.cross_domain.{target}={format_mapping(options or {})}")
         return overrides
 
     @property

@@ -224,14 +224,22 @@ def _load_radlabels(_paths: list[Path], seed: int, min_positives: int) -> TextCl
     return TextClassificationSplits(train, val, test, names, multilabel=True)
 
 
-def _load_mtsamples(paths: list[Path], seed: int, top_k: int) -> TextClassificationSplits:
-    (path,) = paths
+def read_mtsamples(path: Path) -> tuple[list[str], list[str]]:
+    """Every MTSamples note with a transcription, and the specialty it is filed under."""
     frame = _read_csv(path, ["medical_specialty", "transcription"])
     specialty = frame["medical_specialty"].str.strip()
     text = frame["transcription"].str.strip()
     has_text = text != ""
     logger.info("%s: dropped %d notes with an empty transcription", path, (~has_text).sum())
-    counts = specialty[has_text & ~specialty.isin(MTSAMPLES_NOT_SPECIALTIES)].value_counts()
+    return text[has_text].tolist(), specialty[has_text].tolist()
+
+
+def _load_mtsamples(paths: list[Path], seed: int, top_k: int) -> TextClassificationSplits:
+    (path,) = paths
+    texts, specialties = read_mtsamples(path)
+    counts = pd.Series(
+        [name for name in specialties if name not in MTSAMPLES_NOT_SPECIALTIES]
+    ).value_counts()
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 < top_k <= len(ranked):
         raise ValueError(
@@ -239,23 +247,30 @@ def _load_mtsamples(paths: list[Path], seed: int, top_k: int) -> TextClassificat
             f"{path}), got {top_k!r}."
         )
     label_names = sorted(name for name, _ in ranked[:top_k])
-    keep = has_text & specialty.isin(label_names)
-    return _split_multiclass(text[keep].tolist(), specialty[keep].tolist(), label_names, path, seed)
+    keep = [index for index, name in enumerate(specialties) if name in label_names]
+    return split_multiclass(
+        [texts[i] for i in keep], [specialties[i] for i in keep], label_names, path, seed
+    )
+
+
+def read_symptom2disease(path: Path) -> tuple[list[str], list[str]]:
+    """Every Symptom2Disease text and its disease, the labels checked to be non-empty."""
+    frame = _read_csv(path, ["label", "text"])
+    labels = frame["label"].str.strip()
+    _check_labels(labels, sorted(set(labels) - {""}), path, "label")
+    return frame["text"].str.strip().tolist(), labels.tolist()
 
 
 def _load_symptom2disease(paths: list[Path], seed: int) -> TextClassificationSplits:
     (path,) = paths
-    frame = _read_csv(path, ["label", "text"])
-    labels = frame["label"].str.strip()
-    label_names = sorted(set(labels) - {""}, key=str.lower)
-    _check_labels(labels, label_names, path, "label")
-    return _split_multiclass(
-        frame["text"].str.strip().tolist(), labels.tolist(), label_names, path, seed
-    )
+    texts, labels = read_symptom2disease(path)
+    return split_multiclass(texts, labels, sorted(set(labels), key=str.lower), path, seed)
 
 
-def _load_medical_abstracts(paths: list[Path], seed: int) -> TextClassificationSplits:
-    abstracts_path, names_path = paths
+def read_medical_abstracts(
+    abstracts_path: Path, names_path: Path
+) -> tuple[list[str], list[str], list[str]]:
+    """Every abstract and its condition's name, and the condition names in id order."""
     names = _read_csv(names_path, ["condition_label", "condition_name"])
     codes = names["condition_label"].str.strip()
     if codes.duplicated().any() or (codes == "").any():
@@ -271,7 +286,13 @@ def _load_medical_abstracts(paths: list[Path], seed: int) -> TextClassificationS
     )
     labels = frame["condition_label"].str.strip().map(code_to_name).tolist()
     texts = frame["medical_abstract"].str.strip().tolist()
-    return _split_multiclass(texts, labels, list(code_to_name.values()), abstracts_path, seed)
+    return texts, labels, list(code_to_name.values())
+
+
+def _load_medical_abstracts(paths: list[Path], seed: int) -> TextClassificationSplits:
+    abstracts_path, names_path = paths
+    texts, labels, label_names = read_medical_abstracts(abstracts_path, names_path)
+    return split_multiclass(texts, labels, label_names, abstracts_path, seed)
 
 
 def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
@@ -311,7 +332,7 @@ def _check_labels(
         )
 
 
-def _split_multiclass(
+def split_multiclass(
     texts: list[str], labels: list[str], label_names: list[str], path: Path, seed: int
 ) -> TextClassificationSplits:
     """Deduplicate, then split each class 70/15/15 with a seeded shuffle."""
@@ -400,3 +421,6 @@ register_dataset(
         "clinical_text/medical_abstracts_tc/medical_tc_labels.csv",
     ),
 )
+
+# The same sources relabelled by organ system, for cross-domain tests; they register themselves.
+from pipelines.clinical_text import organ_systems  # noqa: E402, F401

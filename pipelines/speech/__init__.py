@@ -24,5 +24,6 @@ register_pipeline(
         validation_metrics=("val_loss", "val_auroc"),
         test_metrics=("accuracy", "f1_macro"),
         datasets_module="pipelines.speech.datasets",
+        cross_domain_tests=True,
     )
 )

@@ -8,31 +8,19 @@ trained on one (synthetic espeak-ng speech, say) is also scored on others' test 
 
 from __future__ import annotations
 
+import functools
+
 from omegaconf import DictConfig, OmegaConf
 
-from pipelines.prepared import PreparedPipeline, data_summary, subsample_training_split
+from pipelines.prepared import (
+    PreparedPipeline,
+    cross_domain_tests,
+    data_summary,
+    subsample_training_split,
+)
 from pipelines.speech.backbone import build_audio_classifier
 from pipelines.speech.datamodule import AudioClassificationDataModule
-from pipelines.speech.datasets import AudioExamples, load_audio_dataset
-
-
-def load_cross_domain_tests(
-    data: DictConfig, label_names: list[str], seed: int
-) -> dict[str, AudioExamples]:
-    """The test clips of every `data.cross_domain` dataset, checked to share `label_names`."""
-    tests = {}
-    for name, options in OmegaConf.to_container(data.cross_domain, resolve=True).items():
-        splits = load_audio_dataset(
-            name, data.data_dir, seed=seed, for_training=False, **(options or {})
-        )
-        if splits.label_names != label_names:
-            raise ValueError(
-                f"data.cross_domain.{name}: its labels {splits.label_names} differ from "
-                f"data.name={data.name!r}'s {label_names}; a cross-domain test needs the same "
-                "label set."
-            )
-        tests[name] = splits.test
-    return tests
+from pipelines.speech.datasets import load_audio_dataset
 
 
 def prepare_speech(config: DictConfig) -> PreparedPipeline:
@@ -41,7 +29,10 @@ def prepare_speech(config: DictConfig) -> PreparedPipeline:
     options = OmegaConf.to_container(data.options, resolve=True) or {}
     full = load_audio_dataset(data.name, data.data_dir, seed=config.seed, **options)
     splits = subsample_training_split(full, data, config.seed)
-    cross_domain = load_cross_domain_tests(data, splits.label_names, config.seed)
+    load_test_only = functools.partial(
+        load_audio_dataset, data_dir=data.data_dir, seed=config.seed, for_training=False
+    )
+    cross_domain = cross_domain_tests(data, splits.label_names, load_test_only)
     backbone = build_audio_classifier(
         config.model.name, num_labels=len(splits.label_names), window_seconds=data.window_seconds
     )

@@ -9,11 +9,17 @@ target as its labels.
 Every batch carries both kinds of input, built from one tokenisation: `inputs` (with `labels`,
 right padded) for the loss and `generation_inputs` (left padded for decoder-only models, so
 every prompt ends where generation starts) for `generate`.
+
+Encoder-decoders that were trained with a task prefix (T5: "translate English to German: ")
+read the source behind `source_prefix`; models with language codes (mBART, NLLB) get them from
+their tokenizer, set up by `language_codes.py`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -111,9 +117,11 @@ class TranslationCollator:
         source_language, target_language: language names ("English"), for the prompt.
         max_source_tokens: longest source sentence in tokens (the prompt template comes on top).
         max_target_tokens: longest target in tokens, end-of-sequence token included.
+        source_prefix: put before each source sentence of an encoder-decoder (T5's task
+            prefix); its tokens come on top of `max_source_tokens`.
 
-    A batch is a dict: `sources`, `references` (the texts), `inputs` (with `labels`) and
-    `generation_inputs`.
+    A batch is a dict: `sources`, `references` (the texts), `inputs` (with `labels`),
+    `generation_inputs`, and `indices` when the pairs carry an `index` (their place in the set).
     """
 
     tokenizer: PreTrainedTokenizerBase
@@ -123,6 +131,7 @@ class TranslationCollator:
     target_language: str
     max_source_tokens: int
     max_target_tokens: int
+    source_prefix: str = ""
 
     def __post_init__(self) -> None:
         for name in ("max_source_tokens", "max_target_tokens"):
@@ -139,7 +148,36 @@ class TranslationCollator:
             for source in truncate_to_tokens(self.tokenizer, sources, self.max_source_tokens)
         ]
 
-    def __call__(self, pairs: list[dict[str, str]]) -> dict[str, Any]:
+    @cached_property
+    def prefix_tokens(self) -> int:
+        if not self.source_prefix:
+            return 0
+        return len(self.tokenizer(self.source_prefix, add_special_tokens=False)["input_ids"])
+
+    def target_token_ids(self, targets: Sequence[str]) -> list[list[int]]:
+        """The token ids a model learns for each target, as in training but untruncated: the
+        decoder-only continuation with its end-of-sequence token, or an encoder-decoder's labels
+        (language code and end token included)."""
+        if self.architecture == "causal":
+            encoded = self.tokenizer([" " + t for t in targets], add_special_tokens=False)
+            return [[*ids, self.tokenizer.eos_token_id] for ids in encoded["input_ids"]]
+        return self.tokenizer(text_target=list(targets))["input_ids"]
+
+    def lengths(self, pairs: Sequence[dict[str, str]], chunk: int = 256) -> dict[str, list[int]]:
+        """Tokens per pair as batched here: `training` (prompt or source, plus target) and
+        `generation` (the prompt or source alone), for length-bucketed batches."""
+        lengths: dict[str, list[int]] = {"training": [], "generation": []}
+        for start in range(0, len(pairs), chunk):
+            batch = self(list(pairs[start : start + chunk]))
+            inputs = batch["inputs"]
+            training = inputs["attention_mask"].sum(dim=1)
+            if self.architecture == "seq2seq":
+                training = training + (inputs["labels"] != IGNORED_LABEL).sum(dim=1)
+            lengths["training"] += training.tolist()
+            lengths["generation"] += batch["generation_inputs"]["attention_mask"].sum(1).tolist()
+        return lengths
+
+    def __call__(self, pairs: list[dict[str, Any]]) -> dict[str, Any]:
         sources = [pair["source"] for pair in pairs]
         references = [pair["target"] for pair in pairs]
         if self.architecture == "causal":
@@ -151,15 +189,18 @@ class TranslationCollator:
         else:
             inputs = seq2seq_inputs(
                 self.tokenizer,
-                sources,
+                [self.source_prefix + source for source in sources],
                 references,
-                max_source_tokens=self.max_source_tokens,
+                max_source_tokens=self.max_source_tokens + self.prefix_tokens,
                 max_target_tokens=self.max_target_tokens,
             )
             generation_inputs = {key: inputs[key] for key in ("input_ids", "attention_mask")}
-        return {
+        batch = {
             "sources": sources,
             "references": references,
             "inputs": inputs,
             "generation_inputs": generation_inputs,
         }
+        if all("index" in pair for pair in pairs):
+            batch["indices"] = [pair["index"] for pair in pairs]
+        return batch

@@ -2,12 +2,15 @@
 
 It trains whatever the injection layer left trainable and keeps checkpoints small, through
 `PeftModule` like the classifier. Training minimises cross-entropy on target tokens (the collator
-gives prompt and padding label -100). Validation logs `val_loss` and `val_chrf`, the chrF of
-translations generated for the first `val_generation_limit` validation sentences, so
-checkpointing can keep the model that translates best. Testing translates every test set
-without sampling (greedy, or beam search with `num_beams` > 1: deterministic either way), with
-the KV cache, decodes only the new tokens, cuts each translation at its first line break, and
-scores it with sacrebleu.
+gives prompt and padding label -100), computing logits only where a target token is predicted
+(`target_logits.py`), over the trimmed output vocabulary when the model has one
+(`vocabulary.py`). Validation logs `val_loss` and `val_chrf`, the chrF of translations generated
+for the first `val_generation_limit` validation sentences, so checkpointing can keep the model
+that translates best. Testing translates every test set without sampling (greedy, or beam search
+with `num_beams` > 1: deterministic either way), with the KV cache, optionally forbidding
+repeated n-grams or penalising repeated tokens of the translation (`generation.py`), decodes only
+the new tokens, cuts each translation at its first line break, puts the translations back in the
+test set's order (batches may be sorted by length), and scores them with sacrebleu.
 
 One known imprecision, from peft: with prompt tuning on a decoder-only model, peft ignores
 position ids in generation, so the left padding of a batch sits between the soft prompt and the
@@ -17,6 +20,7 @@ sentence; translations of padded rows can differ slightly from translating them 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -24,7 +28,10 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from pipelines.translation.backbones import Architecture
+from pipelines.translation.generation import translation_processors
 from pipelines.translation.scoring import translation_scores
+from pipelines.translation.target_logits import target_only_loss
+from pipelines.translation.vocabulary import trimmed_layer
 from shared.inject import InjectionReport
 from shared.peft_module import PeftModule, ScoredSet
 
@@ -38,8 +45,18 @@ class PeftTranslator(PeftModule):
     """Translation over an injected encoder-decoder or decoder-only model.
 
     Batches are `TranslationCollator` dicts. Each test set's `ScoredSet` holds bleu, chrf,
-    chrf_plus_plus, their sacrebleu signatures, the sentence count and generation speed, and as
-    predictions every (source, reference, hypothesis), in order.
+    chrf_plus_plus, their sacrebleu signatures, the sentence count and generation speed (and,
+    given `vocabulary_coverage`, the share of its reference tokens the trimmed output vocabulary
+    can produce), and as predictions every (source, reference, hypothesis), in order.
+
+    Args:
+        no_repeat_ngram_size: forbid repeating any n-gram of this many tokens within a
+            translation (0: off).
+        repetition_penalty: divide the scores of tokens already in the translation by this
+            (1.0: off; transformers' CTRL-style penalty).
+        forced_bos_token_id: the first token to generate (the target language code of mBART or
+            NLLB); None leaves the model's generation config as it is.
+        vocabulary_coverage: test set name ("test" in domain) -> coverage, for the metrics.
     """
 
     def __init__(
@@ -54,6 +71,10 @@ class PeftTranslator(PeftModule):
         max_new_tokens: int = 128,
         num_beams: int = 1,
         val_generation_limit: int = 32,
+        no_repeat_ngram_size: int = 0,
+        repetition_penalty: float = 1.0,
+        forced_bos_token_id: int | None = None,
+        vocabulary_coverage: Mapping[str, float] | None = None,
     ) -> None:
         if val_generation_limit < 1:
             raise ValueError(
@@ -66,16 +87,46 @@ class PeftTranslator(PeftModule):
         self.max_new_tokens = max_new_tokens
         self.num_beams = num_beams
         self.val_generation_limit = val_generation_limit
+        self.no_repeat_ngram_size = no_repeat_ngram_size
+        self.repetition_penalty = repetition_penalty
+        self.forced_bos_token_id = forced_bos_token_id
+        self.vocabulary_coverage = dict(vocabulary_coverage or {})
         self.val_translations: list[tuple[str, str]] = []
 
     def batch_size(self, batch: dict[str, Any]) -> int:
         return len(batch["sources"])
 
     def loss(self, batch: dict[str, Any]) -> torch.Tensor:
-        return self.model(**batch["inputs"]).loss
+        return target_only_loss(self.model, batch["inputs"], self.architecture)
 
     def batch_outputs(self, batch: dict[str, Any]) -> torch.Tensor:
         return self.model(**batch["inputs"]).logits
+
+    def generation_start(self, generation_inputs: dict[str, torch.Tensor]) -> int:
+        """Where the generated tokens begin in `generate`'s output: after the (left-padded)
+        prompt of a decoder-only model, after the decoder start token of an encoder-decoder."""
+        return generation_inputs["input_ids"].shape[1] if self.architecture == "causal" else 1
+
+    def generate(self, generation_inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """`model.generate` with this module's settings; the output ids, prompt included."""
+        options: dict[str, Any] = {
+            "max_new_tokens": self.max_new_tokens,
+            "num_beams": self.num_beams,
+            "do_sample": False,
+            "use_cache": True,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "logits_processor": translation_processors(
+                start=self.generation_start(generation_inputs),
+                no_repeat_ngram_size=self.no_repeat_ngram_size,
+                repetition_penalty=self.repetition_penalty,
+                trimmed=trimmed_layer(self.model),
+            ),
+        }
+        if self.forced_bos_token_id is not None:
+            options["forced_bos_token_id"] = self.forced_bos_token_id
+        if self.architecture == "causal":
+            options |= {"stop_strings": ["\n"], "tokenizer": self.tokenizer}
+        return self.model.generate(**generation_inputs, **options)
 
     def translate(self, generation_inputs: dict[str, torch.Tensor]) -> tuple[list[str], int]:
         """Translations of a batch of prompts (or sources), and how many tokens were generated.
@@ -84,18 +135,8 @@ class PeftTranslator(PeftModule):
         decoder start token (encoder-decoder), the end-of-sequence token included unless it is
         also the pad token.
         """
-        options: dict[str, Any] = {
-            "max_new_tokens": self.max_new_tokens,
-            "num_beams": self.num_beams,
-            "do_sample": False,
-            "use_cache": True,
-            "pad_token_id": self.tokenizer.pad_token_id,
-        }
-        if self.architecture == "causal":
-            options |= {"stop_strings": ["\n"], "tokenizer": self.tokenizer}
-        output = self.model.generate(**generation_inputs, **options)
-        start = generation_inputs["input_ids"].shape[1] if self.architecture == "causal" else 1
-        new_tokens = output[:, start:]
+        output = self.generate(generation_inputs)
+        new_tokens = output[:, self.generation_start(generation_inputs) :]
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         generated = int((new_tokens != self.tokenizer.pad_token_id).sum())
         return [first_line(text) for text in texts], generated
@@ -129,10 +170,24 @@ class PeftTranslator(PeftModule):
                 batch["sources"], batch["references"], hypotheses, strict=True
             )
         ]
-        return {"samples": samples, "seconds": time.perf_counter() - started, "tokens": generated}
+        indices = batch.get("indices", [None] * len(samples))
+        return {
+            "samples": samples,
+            "indices": indices,
+            "seconds": time.perf_counter() - started,
+            "tokens": generated,
+        }
 
     def score_test_set(self, name: str, outputs: list[dict[str, Any]]) -> ScoredSet:
-        samples = [sample for output in outputs for sample in output["samples"]]
+        """Scores of one test set, its translations back in the set's order."""
+        indexed = [
+            (index, sample)
+            for output in outputs
+            for index, sample in zip(output["indices"], output["samples"], strict=True)
+        ]
+        if all(index is not None for index, _ in indexed):
+            indexed.sort(key=lambda item: item[0])
+        samples = [sample for _, sample in indexed]
         seconds = sum(output["seconds"] for output in outputs)
         scores = translation_scores(
             [s["hypothesis"] for s in samples], [s["reference"] for s in samples]
@@ -144,4 +199,6 @@ class PeftTranslator(PeftModule):
             "generation_seconds": seconds,
             "generated_tokens_per_second": sum(o["tokens"] for o in outputs) / max(seconds, 1e-9),
         }
+        if name in self.vocabulary_coverage:
+            metrics["vocabulary_coverage"] = self.vocabulary_coverage[name]
         return ScoredSet(metrics, predictions=samples)

@@ -4,6 +4,11 @@ FLORES-200 for general text and TICO-19 for health).
 
 Low data: `data.fraction` or `data.options.train_pairs` keeps a seeded subset of the training
 pairs. `trainer.max_epochs=0` scores the model zero-shot (no training) through the same path.
+
+`vocabulary.trim=true` trims the output layer to the language pair's tokens before the method is
+injected (`vocabulary.py`; the kept tokens, where they came from and each test set's coverage go
+into metrics.json). mBART and NLLB get their language codes, T5 its task prefix
+(`language_codes.py`); `batching.length_buckets` groups pairs of similar length.
 """
 
 from __future__ import annotations
@@ -15,11 +20,19 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from pipelines.prepared import PreparedPipeline
-from pipelines.translation.backbones import build_translation_model
+from pipelines.translation.backbones import TranslationBackbone, build_translation_model
 from pipelines.translation.corpora import TranslationSplits, load_translation_data, subsample_pairs
 from pipelines.translation.datamodule import TranslationDataModule
+from pipelines.translation.language_codes import set_up_languages
 from pipelines.translation.lightning_module import PeftTranslator
+from pipelines.translation.monolingual import monolingual_sample
 from pipelines.translation.prompts import DEFAULT_TEMPLATE
+from pipelines.translation.vocabulary import (
+    OutputVocabulary,
+    build_output_vocabulary,
+    byte_token_ids,
+    trim_output_layer,
+)
 from shared.atomic import write_text_atomic
 from shared.peft_module import IN_DOMAIN, EvaluationResult
 
@@ -80,11 +93,65 @@ def write_translations(result: EvaluationResult, directory: Path, in_domain: str
     write_text_atomic(directory / "samples.md", "\n".join(lines))
 
 
+def output_vocabulary(
+    config: DictConfig,
+    splits: TranslationSplits,
+    backbone: TranslationBackbone,
+    datamodule: TranslationDataModule,
+    forced_bos_token_id: int | None,
+) -> tuple[OutputVocabulary, dict[str, object]]:
+    """The trimmed output vocabulary of `config.vocabulary`, and its summary for metrics.json
+    (with the coverage of each test set's reference tokens, "test" in domain)."""
+    settings, tokenizer, collator = config.vocabulary, backbone.tokenizer, datamodule.collate_fn
+    specials = {*tokenizer.all_special_ids, forced_bos_token_id}
+    specials |= {getattr(backbone.model.config, "decoder_start_token_id", None)}
+    if backbone.architecture == "causal":  # generation stops at a line break
+        specials |= set(tokenizer("\n", add_special_tokens=False)["input_ids"])
+    if settings.keep_byte_tokens:
+        specials |= byte_token_ids(tokenizer)
+    required = {
+        "special tokens": [sorted(token for token in specials if token is not None)],
+        "training targets": collator.target_token_ids(splits.train.targets),
+        "validation targets": collator.target_token_ids(splits.val.targets),
+    }
+    sample, offered = [], {}
+    if settings.monolingual_sentences:
+        found = monolingual_sample(
+            splits,
+            config.data.data_dir,
+            count=settings.monolingual_sentences,
+            seed=config.seed,
+            skip_corpora=list(config.data.cross_domain),
+        )
+        sample, offered = found.sentences, found.offered
+    vocabulary = build_output_vocabulary(
+        full_size=backbone.model.get_output_embeddings().weight.shape[0],
+        required=required,
+        monolingual=collator.target_token_ids(sample),
+        max_size=settings.max_size,
+    )
+    names = ["test", *list(splits.tests)[1:]]
+    coverage = {
+        name: vocabulary.coverage(collator.target_token_ids(pairs.targets))
+        for name, pairs in zip(names, splits.tests.values(), strict=True)
+    }
+    summary = {
+        **vocabulary.summary(),
+        "monolingual_sentences": len(sample),
+        "monolingual_offered": offered,
+        "test_reference_coverage": coverage,
+    }
+    return vocabulary, summary
+
+
 def prepare_translation(config: DictConfig) -> PreparedPipeline:
     """Load and check the pairs and the prompt, then build the model: all before training."""
-    data, generation = config.data, config.generation
+    data, generation, batching = config.data, config.generation, config.batching
     full, splits = load_splits(config)
     backbone = build_translation_model(config.model.name)
+    languages = set_up_languages(
+        backbone, splits.source_language, splits.target_language, config.model.name
+    )
     datamodule = TranslationDataModule(
         splits,
         backbone,
@@ -94,7 +161,19 @@ def prepare_translation(config: DictConfig) -> PreparedPipeline:
         batch_size=data.batch_size,
         eval_batch_size=data.eval_batch_size,
         num_workers=data.num_workers,
+        source_prefix=languages.source_prefix,
+        length_buckets=batching.length_buckets,
+        bucket_batches=batching.bucket_batches,
+        seed=config.seed,
     )
+    summary: dict[str, object] = {}
+    if config.vocabulary.trim:
+        vocabulary, summary["vocabulary"] = output_vocabulary(
+            config, splits, backbone, datamodule, languages.forced_bos_token_id
+        )
+        trim_output_layer(backbone.model, vocabulary)
+    if batching.length_buckets:
+        summary["padding_share"] = datamodule.padding_shares()
     make_module = functools.partial(
         PeftTranslator,
         tokenizer=backbone.tokenizer,
@@ -102,6 +181,10 @@ def prepare_translation(config: DictConfig) -> PreparedPipeline:
         max_new_tokens=generation.max_new_tokens,
         num_beams=generation.num_beams,
         val_generation_limit=generation.val_sentences,
+        no_repeat_ngram_size=generation.no_repeat_ngram_size,
+        repetition_penalty=generation.repetition_penalty,
+        forced_bos_token_id=languages.forced_bos_token_id,
+        vocabulary_coverage=summary.get("vocabulary", {}).get("test_reference_coverage"),
     )
     return PreparedPipeline(
         model=backbone.model,
@@ -118,6 +201,9 @@ def prepare_translation(config: DictConfig) -> PreparedPipeline:
             "test_sizes": {name: len(pairs) for name, pairs in splits.tests.items()},
             "fraction": data.fraction,
             "train_pairs": data.options.get("train_pairs"),
+            "language_codes": [languages.source_code, languages.target_code],
+            "source_prefix": languages.source_prefix,
+            **summary,
             **splits.notes,
         },
         make_module=make_module,

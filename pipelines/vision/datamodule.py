@@ -4,11 +4,17 @@ Deterministic transforms (validation, test, and training without augmentation) r
 and the tensors are kept, so later epochs only index them. A split whose tensors would pass
 `max_cache_bytes` is transformed per batch instead, as augmented training always is: OrganAMNIST's
 17,778 test images at 224 pixels would take 10.7 GB.
+
+With `channels_last`, each batch's images are laid out channels-last once they reach the device
+(`shared.memory_format`). After `serve_example_keys()` (called when the model has a frozen
+prefix, `shared.fast_classifier`), examples of deterministic splits also carry `example_keys`:
+a digest of the transformed image, under which the prefix's features are stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,6 +24,8 @@ from monai.transforms import Compose
 from pipelines.vision.datasets import SPLITS, ImageClassificationSplits, ImageExamples
 from pipelines.vision.transforms import eval_transforms, train_transforms
 from shared.datamodule import SplitDataModule
+from shared.feature_cache import EXAMPLE_KEYS, example_key
+from shared.memory_format import batch_to_channels_last
 
 FLOAT32_BYTES = 4
 
@@ -25,12 +33,25 @@ FLOAT32_BYTES = 4
 class TransformedImages(torch.utils.data.Dataset):
     """One split's images through `transform`, precomputed once when `cache` is set."""
 
-    def __init__(self, examples: ImageExamples, transform: Compose, cache: bool) -> None:
+    def __init__(
+        self, examples: ImageExamples, transform: Compose, cache: bool, random: bool = False
+    ) -> None:
         self.images = examples.images
         self.labels = torch.as_tensor(np.asarray(examples.labels))
         # Named `transform` so MONAI's worker_init_fn gives each loader worker its own seed.
         self.transform = transform
+        self.random = random
         self.cached = torch.stack([transform(image) for image in self.images]) if cache else None
+        self.keys: torch.Tensor | None = None
+        self.keyed = False
+
+    def serve_example_keys(self) -> None:
+        """Tag each example with the digest of its transformed image (not for random splits)."""
+        if self.random or self.keyed:
+            return
+        self.keyed = True
+        if self.cached is not None:
+            self.keys = torch.stack([example_key(image) for image in self.cached])
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -40,7 +61,10 @@ class TransformedImages(torch.utils.data.Dataset):
             inputs = self.cached[index]
         else:
             inputs = self.transform(self.images[index])
-        return {"inputs": inputs, "labels": self.labels[index]}
+        item = {"inputs": inputs, "labels": self.labels[index]}
+        if self.keyed:
+            item[EXAMPLE_KEYS] = self.keys[index] if self.keys is not None else example_key(inputs)
+        return item
 
 
 class ImageClassificationDataModule(SplitDataModule):
@@ -48,7 +72,8 @@ class ImageClassificationDataModule(SplitDataModule):
 
     `mean` and `std` are the backbone's per-channel normalisation on the [0, 1] pixel scale;
     `seed` seeds the augmentation in the main process (MONAI reseeds each loader worker);
-    `max_cache_bytes` bounds the float32 tensors of one split kept in memory.
+    `max_cache_bytes` bounds the float32 tensors of one split kept in memory; `channels_last`
+    lays out each batch's images channels-last on the device.
     """
 
     def __init__(
@@ -64,6 +89,7 @@ class ImageClassificationDataModule(SplitDataModule):
         num_workers: int = 0,
         seed: int = 0,
         max_cache_bytes: int = 2 * 2**30,
+        channels_last: bool = False,
     ) -> None:
         super().__init__(
             batch_size=batch_size,
@@ -78,6 +104,19 @@ class ImageClassificationDataModule(SplitDataModule):
         self.augment = augment
         self.seed = seed
         self.max_cache_bytes = max_cache_bytes
+        self.channels_last = channels_last
+        self.example_keys = False
+
+    def serve_example_keys(self) -> None:
+        """Add `example_keys` to the batches of every deterministic split (see the module doc)."""
+        self.example_keys = True
+        for dataset in self.datasets.values():
+            dataset.serve_example_keys()
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if self.channels_last:
+            return {**batch, "inputs": batch_to_channels_last(batch["inputs"])}
+        return batch
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
@@ -100,4 +139,6 @@ class ImageClassificationDataModule(SplitDataModule):
                 transform = eval_transforms(self.image_size, self.mean, self.std, channels=channels)
             size = len(examples) * 3 * self.image_size**2 * FLOAT32_BYTES
             cache = not random and size <= self.max_cache_bytes
-            self.datasets[split] = TransformedImages(examples, transform, cache)
+            self.datasets[split] = TransformedImages(examples, transform, cache, random)
+            if self.example_keys:
+                self.datasets[split].serve_example_keys()

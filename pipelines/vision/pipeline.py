@@ -1,7 +1,9 @@
 """Vision and medical imaging: an ImageNet-pretrained CNN or a ViT over (medical) images.
 
 Scored by accuracy and AUROC (binary for two-class sets, macro one-vs-rest otherwise), with a
-confusion matrix and a per-class table written by the runner for every run.
+confusion matrix and a per-class table written by the runner for every run. Convolutional
+backbones run channels-last (`data.channels_last`); a frozen prefix's features are cached
+(`data.feature_cache`); `model.compile` runs the forward through `torch.compile`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from pipelines.prepared import PreparedPipeline, data_summary, subsample_trainin
 from pipelines.vision.backbones import build_image_classifier, check_input_size
 from pipelines.vision.datamodule import ImageClassificationDataModule
 from pipelines.vision.datasets import load_image_dataset
+from shared.fast_classifier import build_fast_classifier
+from shared.memory_format import has_2d_convolutions, to_channels_last
 
 
 def prepare_vision(config: DictConfig) -> PreparedPipeline:
@@ -22,6 +26,9 @@ def prepare_vision(config: DictConfig) -> PreparedPipeline:
     splits = subsample_training_split(full, data, config.seed)
     backbone = build_image_classifier(config.model.name, num_classes=len(splits.label_names))
     check_input_size(backbone, data.image_size)
+    channels_last = data.channels_last and has_2d_convolutions(backbone.model)
+    if channels_last:
+        to_channels_last(backbone.model)
     datamodule = ImageClassificationDataModule(
         splits,
         image_size=data.image_size,
@@ -32,7 +39,23 @@ def prepare_vision(config: DictConfig) -> PreparedPipeline:
         eval_batch_size=data.eval_batch_size,
         num_workers=data.num_workers,
         seed=config.seed,
+        channels_last=channels_last,
     )
+
+    def make_module(model, report, *, learning_rate: float, weight_decay: float):
+        return build_fast_classifier(
+            model,
+            report,
+            datamodule=datamodule,
+            backbone=config.model.name,
+            label_names=splits.label_names,
+            multilabel=False,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            feature_cache=data.feature_cache,
+            compile_model=config.model.compile,
+        )
+
     return PreparedPipeline(
         model=backbone.model,
         head_modules=list(backbone.head_modules),
@@ -41,4 +64,5 @@ def prepare_vision(config: DictConfig) -> PreparedPipeline:
         multilabel=False,
         train_size=len(splits.train.labels),
         data_summary=data_summary(data, full, splits, image_size=data.image_size),
+        make_module=make_module,
     )

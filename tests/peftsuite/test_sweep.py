@@ -22,6 +22,7 @@ from peftsuite.sweep.execute import (
     choose_learning_rates,
     run_locally,
     run_sweep,
+    with_chosen_rates,
 )
 from peftsuite.sweep.report import pareto_front, write_report
 from peftsuite.sweep.spec import Cell, SweepError, sweep_from_mapping
@@ -146,12 +147,12 @@ def test_aggregation_groups_over_seeds_and_builds_the_cross_domain_matrix():
     assert matrix["cells"]["b"]["a"]["std"] == pytest.approx(0.0)
 
 
-def finished_cell(tmp_path, method, rate, validation, mode="max", test=0.0):
-    directory = tmp_path / f"{method}-{rate}"
+def finished_cell(tmp_path, method, rate, validation, mode="max", test=0.0, domain=None):
+    directory = tmp_path / f"{method}-{rate}-{domain}"
     directory.mkdir()
     metrics = {"validation": {"best": validation, "mode": mode}, "test": {"accuracy": test}}
     (directory / "metrics.json").write_text(json.dumps(metrics))
-    labels = {"method": method, "optim.lr": rate}
+    labels = {"method": method, "optim.lr": rate, **({"domain": domain} if domain else {})}
     return PlannedCell(Cell(labels, []), directory)
 
 
@@ -167,6 +168,23 @@ def test_learning_rate_selection_picks_the_validation_best_and_oracle_only_when_
     assert chosen == {"lora": 0.01, "full": 1e-4}
     oracle = toy_sweep(tmp_path, grid={"method": ["lora"]}, selection="oracle")
     assert choose_learning_rates(oracle, cells[:2], "accuracy")["chosen"] == {"lora": 0.001}
+
+
+def test_each_training_domain_gets_the_rate_its_own_validation_prefers(tmp_path):
+    cells = [
+        finished_cell(tmp_path, "lora", 0.001, 0.90, domain="a"),
+        finished_cell(tmp_path, "lora", 0.01, 0.70, domain="a"),
+        finished_cell(tmp_path, "lora", 0.001, 0.40, domain="b"),
+        finished_cell(tmp_path, "lora", 0.01, 0.60, domain="b"),
+    ]
+    spec = toy_sweep(tmp_path, grid={"method": ["lora"]})
+    chosen = choose_learning_rates(spec, cells, "accuracy")["chosen"]
+    assert chosen == {"lora on a": 0.001, "lora on b": 0.01}
+    main = [Cell({"method": "lora", "domain": d, "seed": 1}, ["x=1"]) for d in ("a", "b")]
+    assert [cell.overrides[-1] for cell in with_chosen_rates(main, chosen)] == [
+        "optim.lr=0.001",
+        "optim.lr=0.01",
+    ]
 
 
 def test_pareto_front_keeps_only_undominated_points():

@@ -47,12 +47,15 @@ def _symptom_csv(rows_per_class: int = 10, extra: str = "") -> str:
     return "index,label,text\n" + "\n".join(rows) + "\n" + extra
 
 
-def test_registry_lists_the_four_datasets():
+def test_registry_lists_the_four_datasets_and_their_organ_system_views():
     assert dataset_names("clinical_text") == [
         "radlabels",
         "mtsamples",
         "symptom2disease",
         "medical_abstracts",
+        "symptom2disease_organs",
+        "mtsamples_organs",
+        "medical_abstracts_organs",
     ]
 
 

@@ -53,6 +53,7 @@ def datamodule_for(backbone: TranslationBackbone) -> TranslationDataModule:
         max_target_tokens=32,
         batch_size=3,
         eval_batch_size=3,
+        length_buckets=True,  # test sets come sorted by length; results return to set order
     )
     module.setup()
     return module
