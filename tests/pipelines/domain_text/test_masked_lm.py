@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForMaskedLM
 
-from pipelines.domain_text.masked_lm import IGNORED, MaskedLanguageModule, masked_accuracy_counts
+from pipelines.domain_text.masked_lm import IGNORED, MaskedLanguageModule, token_accuracy_counts
 from pipelines.domain_text.pipeline import HEAD, MaskingCollator, build_masked_lm
 from shared.checkpoint import save_adapter
 from shared.inject import inject_method
@@ -40,7 +40,7 @@ def test_the_loss_is_cross_entropy_over_masked_positions_only():
     masked = labels != IGNORED
     expected = torch.nn.functional.cross_entropy(logits[masked], labels[masked])
     torch.testing.assert_close(loss, expected)
-    assert masked_accuracy_counts(logits, labels)[1] == 6
+    assert token_accuracy_counts(logits, labels)[1] == 6
 
 
 @pytest.fixture(scope="module")
