@@ -73,6 +73,8 @@ VISION_LORA = {"r": 2}  # the README's PneumoniaMNIST LoRA command
 CLINICAL_DATASETS = ("radlabels", "mtsamples", "symptom2disease", "medical_abstracts")
 SECTIONS = ("peak", "threads", "vision", "text", "compile", "cache", "padding", "end_to_end")
 README_RUN = ["experiment=pneumoniamnist_efficientnet_lite0", "method=linear_probe"]
+# The "today's path": the README's PneumoniaMNIST LoRA command (r=2, 64 px, 3 epochs).
+README_LORA = ["experiment=pneumoniamnist_efficientnet_lite0", "method=lora", "method.r=2"]
 CLINICAL_CELL = ["method=lora"]  # the default run: LoRA on MiniLM, radlabels
 BEFORE_VISION = ["data.channels_last=false", "data.feature_cache=false"]
 
@@ -89,6 +91,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--text-batches", type=int, default=8, help="batches per text variant")
     parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
     parser.add_argument("--output", type=Path, default=REPOSITORY / "benchmarks" / "results")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the sections of an existing throughput.json that this run skips",
+    )
     return parser.parse_args(argv)
 
 
@@ -570,6 +577,7 @@ def end_to_end_rows(args, runs: Path) -> list[dict[str, Any]]:
             ["after (cold cache)", "after (warm cache)"],
         ),
         ("radlabels LoRA (default run)", CLINICAL_CELL, ["data.bucket_by_length=false"], ["after"]),
+        ("pneumoniamnist LoRA r=2 (README)", README_LORA, ["data.channels_last=false"], ["after"]),
     ]
     rows = []
     for cell, overrides, before, afters in cases:
@@ -582,12 +590,14 @@ def end_to_end_rows(args, runs: Path) -> list[dict[str, Any]]:
             start = time.perf_counter()
             directory = run_experiment(config)
             seconds = time.perf_counter() - start
-            metrics = json.loads((directory / "metrics.json").read_text())["test"]
+            written = json.loads((directory / "metrics.json").read_text())
+            metrics = written["test"]
             rows.append(
                 {
                     "cell": cell,
                     "variant": label,
                     "seconds": seconds,
+                    "train_examples_per_second": written["costs"]["train_samples_per_second"],
                     "auroc": metrics["auroc_macro"],
                     "accuracy": metrics["accuracy"],
                     "load": load_average(),
@@ -725,6 +735,10 @@ def markdown(results: dict[str, Any]) -> str:
         "the load average is given per row, and ratios are more trustworthy than absolute rates.",
         "",
         *[f"- {key}: {value}" for key, value in machine.items()],
+        *[
+            f"- section `{section}` rerun later (`--update`): {facts}"
+            for section, facts in results.get("machines", {}).items()
+        ],
         "",
     ]
     if "peak" in results:
@@ -794,10 +808,11 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             "## Whole runs with and without the changes (`peftsuite run`, in this process)",
             "",
-            "| cell | variant | seconds | test AUROC | test accuracy | load |",
-            "|---|---|---:|---:|---:|---|",
+            "| cell | variant | seconds | training ex/s | test AUROC | test accuracy | load |",
+            "|---|---|---:|---:|---:|---:|---|",
             *[
-                f"| {r['cell']} | {r['variant']} | {r['seconds']:.0f} | {r['auroc']:.4f} | "
+                f"| {r['cell']} | {r['variant']} | {r['seconds']:.0f} | "
+                f"{r.get('train_examples_per_second', float('nan')):.1f} | {r['auroc']:.4f} | "
                 f"{r['accuracy']:.4f} | {r['load']} |"
                 for r in results["end_to_end"]
             ],
@@ -870,8 +885,12 @@ def main(argv: list[str] | None = None) -> None:
     quiet()
     if args.threads:
         torch.set_num_threads(args.threads)
-    results: dict[str, Any] = {"machine": describe_machine()}
+    previous = args.output / "throughput.json"
+    results: dict[str, Any] = json.loads(previous.read_text()) if args.update else {}
     run = [section for section in SECTIONS if section not in args.skip]
+    if args.update:  # each section keeps the machine line it was measured under
+        results.setdefault("machines", {}).update({s: describe_machine() for s in run})
+    results["machine"] = results.get("machine") or describe_machine()
     args.output.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:  # after every section, so a failure late in the run keeps the rest

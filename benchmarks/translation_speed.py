@@ -376,10 +376,10 @@ def markdown(args, bench, batch, results, padding, machine) -> str:
         f"Written by `python -m benchmarks.translation_speed {' '.join(sys.argv[1:])}`. "
         "Gemma-3-270M with LoRA (suite defaults), MAFAND-MT eng->hau. Every table's rows ran in "
         "one process, interleaved round by round, on the same data. "
-        f"{machine} Other jobs shared the two cores: the load average (1 / 5 / 15 min) before "
-        "each measurement is in its table. Wall-clock time then also counts the time the other "
-        "jobs ran, and swings with them; CPU time (all threads of this process) is the steadier "
-        "measure, and its speed-ups are the ones to read. Speed-ups are against the first row "
+        f"{machine} The load average (1 / 5 / 15 min) before each measurement is in its table: "
+        "up to about the number of torch threads is this process alone; above that, other jobs "
+        "shared the cores, wall-clock time also counts the time they ran, and CPU time (all "
+        "threads of this process) is the steadier measure. Speed-ups are against the first row "
         "(the pipeline before).",
         "",
         f"## 1. One training step: {args.batch_size} pairs x {args.tokens} tokens, no padding",

@@ -47,19 +47,15 @@ def prepare_clinical_text(config: DictConfig) -> PreparedPipeline:
     )
     datamodule.setup("fit")  # tokenise now, so the padding share goes into the run's summary
 
-    def make_module(model, report, *, learning_rate: float, weight_decay: float):
-        return build_fast_classifier(
-            model,
-            report,
-            datamodule=datamodule,
-            backbone=config.model.name,
-            label_names=splits.label_names,
-            multilabel=splits.multilabel,
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            feature_cache=data.feature_cache,
-            compile_model=config.model.compile,
-        )
+    make_module = functools.partial(
+        build_fast_classifier,
+        datamodule=datamodule,
+        backbone=config.model.name,
+        label_names=splits.label_names,
+        multilabel=splits.multilabel,
+        feature_cache=data.feature_cache,
+        compile_model=config.model.compile,
+    )
 
     def baseline() -> dict:
         return tfidf_logistic_regression_baseline(

@@ -8,6 +8,8 @@ backbones run channels-last (`data.channels_last`); a frozen prefix's features a
 
 from __future__ import annotations
 
+import functools
+
 from omegaconf import DictConfig, OmegaConf
 
 from pipelines.prepared import PreparedPipeline, data_summary, subsample_training_split
@@ -42,19 +44,15 @@ def prepare_vision(config: DictConfig) -> PreparedPipeline:
         channels_last=channels_last,
     )
 
-    def make_module(model, report, *, learning_rate: float, weight_decay: float):
-        return build_fast_classifier(
-            model,
-            report,
-            datamodule=datamodule,
-            backbone=config.model.name,
-            label_names=splits.label_names,
-            multilabel=False,
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            feature_cache=data.feature_cache,
-            compile_model=config.model.compile,
-        )
+    make_module = functools.partial(
+        build_fast_classifier,
+        datamodule=datamodule,
+        backbone=config.model.name,
+        label_names=splits.label_names,
+        multilabel=False,
+        feature_cache=data.feature_cache,
+        compile_model=config.model.compile,
+    )
 
     return PreparedPipeline(
         model=backbone.model,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import lightning
 import torch
+from quiet_trainer import quiet_trainer
 from torch.utils.data import DataLoader, TensorDataset
 from toy_domain import ParityModule, TinyRandomParityMLP, random_bit_strings
 
@@ -33,15 +34,10 @@ def test_a_peft_module_fits_with_two_cpu_processes_over_gloo(tmp_path):
     module = ParityModule(model, report, threshold=0.5, learning_rate=1e-2)
     inputs, labels = random_bit_strings(8, seed=0, examples=64)
     loader = DataLoader(TensorDataset(inputs, labels), batch_size=8)
-    trainer = lightning.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         devices=2,
         strategy="ddp_spawn",
         max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=[EqualWeightsAcrossRanks()],
         default_root_dir=tmp_path,
     )

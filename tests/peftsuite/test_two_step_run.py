@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import lightning
 import peft
 import pytest
+from quiet_trainer import quiet_trainer
 from tiny_models import random_text_batch, tiny_random_bert_classifier
 from torch.utils.data import DataLoader
 from toy_domain import register_parity_domain
@@ -70,13 +70,8 @@ def test_gema_et_al_s_inactive_downstream_adapter_is_refused(tmp_path):
     inputs, labels = random_text_batch()
     loader = DataLoader([{"inputs": inputs, "labels": labels}], batch_size=None)
     proof = StackProof([], module.batch_outputs, report.head_modules)
-    trainer = lightning.Trainer(
+    trainer = quiet_trainer(
         max_steps=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=[proof],
         default_root_dir=tmp_path,
     )

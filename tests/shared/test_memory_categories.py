@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import lightning
 import pytest
 import torch
+from quiet_trainer import quiet_trainer
 from tiny_models import random_text_batch, tiny_random_bert_classifier
 from torch import nn
 from torch.nn import functional
@@ -169,13 +170,8 @@ def fit(batches: list[dict], callbacks: list, tmp_path, **settings):
     lightning.seed_everything(0, verbose=False)
     module = lora_bert_module()
     recorder = LossRecorder()
-    trainer = lightning.Trainer(
+    trainer = quiet_trainer(
         max_epochs=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         limit_val_batches=0,
         num_sanity_val_steps=0,
         default_root_dir=tmp_path,
@@ -256,13 +252,8 @@ def test_probe_leaves_no_tracker_behind_when_training_fails(tmp_path):
         model, report, label_names=LABELS, multilabel=False, learning_rate=1e-2
     )
     probe = MemoryCategoryProbe()
-    trainer = lightning.Trainer(
+    trainer = quiet_trainer(
         max_epochs=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         limit_val_batches=0,
         num_sanity_val_steps=0,
         default_root_dir=tmp_path,

@@ -5,6 +5,7 @@ import lightning
 import numpy as np
 import pytest
 import torch
+from quiet_trainer import quiet_trainer
 
 from peftsuite.checks import ConfigError
 from peftsuite.config import load_config
@@ -95,13 +96,8 @@ def test_lightning_serves_every_note_once_per_epoch_in_new_batches(minilm):
     data.datasets["train"] = Positioned(data.datasets["train"])
     data.collate_fn = with_positions
     module = RecordingModule()
-    trainer = lightning.Trainer(
+    trainer = quiet_trainer(
         max_epochs=3,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         limit_val_batches=0,
     )
     trainer.fit(module, train_dataloaders=data.train_dataloader())
@@ -172,13 +168,8 @@ def test_minilm_linear_probe_reuses_encoder_features_with_the_same_results(tmp_p
             compile_model=False,
             cache_folder=tmp_path,
         )
-        trainer = lightning.Trainer(
+        trainer = quiet_trainer(
             max_epochs=2,
-            accelerator="cpu",
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
         )
         trainer.fit(classifier, datamodule=data)
         probabilities, _ = classifier.evaluate(trainer, data).in_domain.predictions

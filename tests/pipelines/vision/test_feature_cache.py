@@ -9,6 +9,7 @@ import lightning
 import numpy as np
 import pytest
 import torch
+from quiet_trainer import quiet_trainer
 from safetensors.torch import load_file, save_file
 from tiny_models import NUM_CLASSES, tiny_random_efficientnet_classifier
 
@@ -69,13 +70,8 @@ def run(tmp_path, *, method="linear_probe", feature_cache=True, mean=MEAN, **dat
         compile_model=False,
         cache_folder=tmp_path / "cache",
     )
-    trainer = lightning.Trainer(
+    trainer = quiet_trainer(
         max_epochs=2,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=tmp_path,
     )
     trainer.fit(module, datamodule=datamodule)
