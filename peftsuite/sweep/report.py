@@ -206,8 +206,9 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
         lines += ["## Learning rates chosen", "", "| method | chosen | candidates (score) |"]
         lines.append("|---|---|---|")
         for method, candidates in rates["candidates"].items():
-            tried = ", ".join(f"{rate}: {score}" for rate, score in candidates.items())
-            lines.append(f"| {method} | {rates['chosen'].get(method)} | {tried} |")
+            tried = ", ".join(f"{rate}: {score_text(score)}" for rate, score in candidates.items())
+            chosen = rates["chosen"].get(method)
+            lines.append(f"| {method} | {chosen}{edge_note(chosen, candidates)} | {tried} |")
         lines.append("")
     if rows:
         lines += ["## Results", "", *markdown_table(rows, metrics), ""]
@@ -241,6 +242,19 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
     return directory / "report.md"
 
 
+def score_text(score: float | None) -> str:
+    return "failed" if score is None else f"{score:.4f}"
+
+
+def edge_note(chosen: float | None, candidates: dict[str, float | None]) -> str:
+    """A warning when the chosen rate is the grid's smallest or largest: the best may lie
+    beyond it, so the grid should be widened."""
+    rates = sorted(float(rate) for rate in candidates)
+    if chosen is None or len(rates) < 2 or chosen not in (rates[0], rates[-1]):
+        return ""
+    return " (**grid edge**: widen the grid)"
+
+
 def default_metrics(records) -> list[str]:
     from peftsuite.config import load_config  # noqa: F401  (registers the pipelines)
     from pipelines.registry import registered_pipelines
@@ -265,7 +279,7 @@ def html_page(title: str, markdown_lines: Sequence[str], directory: Path) -> str
             body.append("<table>" + "".join(table) + "</table>")
             table = []
         if line.startswith("!["):
-            name = line[line.index("(") + 1 : -1]
+            name = line[line.rindex("](") + 2 : -1]  # a title may hold brackets itself
             data = base64.b64encode((directory / name).read_bytes()).decode()
             body.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">')
         elif line.startswith("#"):

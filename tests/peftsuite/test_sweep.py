@@ -9,6 +9,7 @@ report's images, and two cells through a local Ray instance.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from pathlib import Path
@@ -24,7 +25,7 @@ from peftsuite.sweep.execute import (
     run_sweep,
     with_chosen_rates,
 )
-from peftsuite.sweep.report import pareto_front, write_report
+from peftsuite.sweep.report import edge_note, html_page, pareto_front, write_report
 from peftsuite.sweep.spec import Cell, SweepError, sweep_from_mapping
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -185,6 +186,20 @@ def test_each_training_domain_gets_the_rate_its_own_validation_prefers(tmp_path)
         "optim.lr=0.001",
         "optim.lr=0.01",
     ]
+
+
+def test_the_html_page_embeds_a_figure_whose_title_holds_brackets(tmp_path):
+    (tmp_path / "cross_domain_0.png").write_bytes(b"png bytes")
+    lines = ["## Cross-domain (method=lora)", "", "![Cross (method=lora)](cross_domain_0.png)"]
+    page = html_page("sweep", lines, tmp_path)
+    assert base64.b64encode(b"png bytes").decode() in page
+
+
+def test_a_rate_at_the_grid_edge_is_flagged_and_an_inner_one_is_not():
+    candidates = {"0.001": 0.7, "0.01": 0.9, "0.1": 0.8}
+    assert edge_note(0.01, candidates) == ""
+    assert "grid edge" in edge_note(0.1, candidates) and "grid edge" in edge_note(0.001, candidates)
+    assert edge_note(0.1, {"0.1": 0.8}) == ""  # one candidate: no grid to widen
 
 
 def test_pareto_front_keeps_only_undominated_points():
