@@ -35,8 +35,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
-import os
-import platform
 import re
 import statistics
 import sys
@@ -50,6 +48,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.clinical_costs_report import describe_machine, load_average  # noqa: E402
 from benchmarks.tables import Column, markdown_table, print_table  # noqa: E402
 from peftsuite.config import load_config  # noqa: E402
 from pipelines.registry import prepare_pipeline  # noqa: E402
@@ -104,11 +103,6 @@ TEST_COLUMNS = (
     Column("prompt padding", "padding", "{:.1%}"),
     LOAD,
 )
-
-
-def load() -> str:
-    """The 1-, 5- and 15-minute load averages, as `uptime` prints them."""
-    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def rss_kib(field: str = "VmRSS") -> int:
@@ -226,7 +220,7 @@ def fixed_length_batch(bench: Bench, batch_size: int, tokens: int) -> dict[str, 
 
 
 def time_steps(bench: Bench, inputs: dict[str, torch.Tensor], rounds: int) -> list[dict]:
-    rows = {path: {"path": path, "load": load()} for path in PATHS}
+    rows = {path: {"path": path, "load": load_average()} for path in PATHS}
     bench.model.train()
     for path in PATHS:  # warm-up, and the peak memory of one step
         resting = reset_peak()
@@ -262,7 +256,7 @@ def time_training_slice(bench: Bench, batches: int, batch_size: int, rounds: int
     rows = {
         name: {
             "path": name,
-            "load": load(),
+            "load": load_average(),
             "padding": padding_share(lengths, batching),
         }
         for name, (batching, _) in variants.items()
@@ -288,7 +282,7 @@ def time_fixed_generation(bench: Bench, inputs: dict, new_tokens: int, rounds: i
     start = inputs["input_ids"].shape[1]
     kept = len(bench.heads["trimmed"].kept_ids)
     names = {"whole (262,144 tokens)": "whole", f"trimmed ({kept:,} tokens)": "trimmed"}
-    rows = {name: {"path": name, "load": load()} for name in names}
+    rows = {name: {"path": name, "load": load_average()} for name in names}
     bench.model.eval()
     with torch.no_grad():
         for round_index in range(rounds + 1):  # the first round warms up
@@ -330,7 +324,7 @@ def time_test_generation(bench: Bench, sentences: int, batch_size: int) -> list[
     rows = []
     for name, (batches, head) in variants.items():
         bench.use(head)
-        row = {"path": name, "load": load(), "padding": padding_share(lengths, batches)}
+        row = {"path": name, "load": load_average(), "padding": padding_share(lengths, batches)}
         row["tokens"] = 0
         with torch.no_grad(), Clock() as clock:
             for batch in batches:
@@ -453,10 +447,7 @@ def main() -> None:
 
     bench = Bench(args)
     batch = fixed_length_batch(bench, args.batch_size, args.tokens)
-    machine = (
-        f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"{torch.get_num_threads()} torch threads; torch {torch.__version__}."
-    )
+    machine = "; ".join(f"{key}: {value}" for key, value in describe_machine().items()) + "."
     steps = time_steps(bench, batch["inputs"], args.rounds)
     print_table("1. training step", STEP_COLUMNS, steps)
     slices = time_training_slice(bench, args.slice_batches, args.batch_size, args.slice_rounds)

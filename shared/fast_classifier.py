@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from shared.cache import cache_root
 from shared.feature_cache import (
     EXAMPLE_KEYS,
     PREFIX_FEATURES,
@@ -180,10 +181,8 @@ def build_fast_classifier(
                 found.cut_name,
                 found.weights_digest(),
             )
-            store = (
-                FeatureStore(identity, cache_folder)
-                if cache_folder is not None
-                else FeatureStore.in_cache_root(identity)
+            store = FeatureStore(
+                identity, cache_folder if cache_folder is not None else cache_root()
             )
             datamodule.serve_example_keys()
             logger.info("frozen-prefix feature cache at %s (cut %s)", store.folder, found.cut_name)

@@ -37,7 +37,6 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from shared.atomic import atomic_path, write_json_atomic
-from shared.cache import cache_root
 
 # Batch entries: each example's key, and the features standing in for the model's inputs.
 EXAMPLE_KEYS = "example_keys"
@@ -116,10 +115,6 @@ class FeatureStore:
         self.computed = self.reused = self.loaded = self.refused = 0
         if self.folder is not None:
             self._load()
-
-    @classmethod
-    def in_cache_root(cls, identity: dict[str, Any]) -> FeatureStore:
-        return cls(identity, cache_root())
 
     def refuse(self, reason: str) -> None:
         """Drop everything read from disk, remove the folder, and say why."""
@@ -209,25 +204,27 @@ class FeatureStore:
         return True
 
     def flush(self) -> Path | None:
-        """Write the rows computed since the last flush as one shard; returns its path."""
+        """Write the rows computed since the last flush, one shard per row shape; returns the
+        last shard's path."""
         if self.folder is None or not self.pending:
             self.pending.clear()
             return None
-        shapes = {tuple(row.shape) for row in self.pending.values()}
-        if len(shapes) != 1:  # rows of one shard share a shape; split by shape
-            pending, self.pending = self.pending, {}
-            written = None
-            for shape in shapes:
-                self.pending = {k: v for k, v in pending.items() if tuple(v.shape) == shape}
-                written = self.flush()
-            return written
-        keys = torch.stack(
-            [torch.frombuffer(bytearray(key), dtype=torch.uint8) for key in self.pending]
-        )
-        features = torch.stack(list(self.pending.values()))
+        by_shape: dict[tuple[int, ...], dict[bytes, torch.Tensor]] = {}
+        for key, row in self.pending.items():
+            by_shape.setdefault(tuple(row.shape), {})[key] = row
+        self.pending = {}
         self.folder.mkdir(parents=True, exist_ok=True)
         if not (self.folder / STORE_FILE).exists():
             write_json_atomic(self.folder / STORE_FILE, self.identity)
+        written = None
+        for rows in by_shape.values():
+            written = self.write_shard(rows)
+        return written
+
+    def write_shard(self, rows: dict[bytes, torch.Tensor]) -> Path:
+        """`rows` (of one shape) as one safetensors shard, written atomically."""
+        keys = torch.stack([torch.frombuffer(bytearray(key), dtype=torch.uint8) for key in rows])
+        features = torch.stack(list(rows.values()))
         checksum = _checksum(keys, features)
         path = self.folder / f"shard-{checksum[:16]}-{os.getpid()}.safetensors"
         with atomic_path(path) as temporary:
@@ -236,5 +233,4 @@ class FeatureStore:
                 str(temporary),
                 metadata={"store": self.name, "checksum": checksum},
             )
-        self.pending.clear()
         return path

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from transformers import AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling
 
 from pipelines.clinical_text.backbone import OFFLINE_ENCODERS, resolve_encoder_path
-from pipelines.domain_text.masked_lm import CausalLanguageModule, MaskedLanguageModule
+from pipelines.domain_text.language_model import CausalLanguageModule, MaskedLanguageModule
 from pipelines.prepared import PreparedPipeline
 from pipelines.translation.backbones import build_translation_model
 from shared.datamodule import SplitDataModule

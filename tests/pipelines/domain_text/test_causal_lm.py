@@ -14,7 +14,7 @@ from peftsuite.config import load_config
 from peftsuite.runner import METRICS_FILE, run_experiment
 from pipelines.domain_text import pipeline as domain_pipeline
 from pipelines.domain_text.corpora import load_mafand_target_text
-from pipelines.domain_text.masked_lm import CausalLanguageModule, token_accuracy_counts
+from pipelines.domain_text.language_model import CausalLanguageModule, token_accuracy_counts
 from pipelines.domain_text.pipeline import CausalCollator
 from pipelines.translation import pipeline as translation_pipeline
 from pipelines.translation.backbones import translation_backbone

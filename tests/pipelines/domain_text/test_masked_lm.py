@@ -7,7 +7,11 @@ import pytest
 import torch
 from transformers import BertConfig, BertForMaskedLM
 
-from pipelines.domain_text.masked_lm import IGNORED, MaskedLanguageModule, token_accuracy_counts
+from pipelines.domain_text.language_model import (
+    IGNORED,
+    MaskedLanguageModule,
+    token_accuracy_counts,
+)
 from pipelines.domain_text.pipeline import HEAD, MaskingCollator, build_masked_lm
 from shared.checkpoint import save_adapter
 from shared.inject import inject_method
