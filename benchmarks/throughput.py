@@ -736,7 +736,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         *[f"- {key}: {value}" for key, value in machine.items()],
         *[
-            f"- section `{section}` rerun later (`--update`): {facts}"
+            f"- section `{section}` rerun later (`--update`): "
+            + ", ".join(f"{key} {value}" for key, value in facts.items())
             for section, facts in results.get("machines", {}).items()
         ],
         "",

@@ -131,3 +131,40 @@ def cross_domain_matrices(records: Sequence[dict[str, Any]], metric: str) -> lis
             }
         )
     return matrices
+
+
+def paired_differences(
+    records: Sequence[dict[str, Any]], axis: str, pair: Sequence[Any], metric: str
+) -> list[dict[str, Any]]:
+    """Treatment minus baseline (`pair`: two values of `axis`), seed by seed, per group of the
+    other axes: pairing by seed removes what the two share (data subset, head init), so a small
+    but steady gain shows even where the spread of each alone hides it."""
+    treatment, baseline = pair
+    scores: dict[tuple, dict[str, dict[Any, float]]] = {}
+    for record in records:
+        value = record["labels"].get(axis)
+        score = record["metrics"]["test"].get(metric)
+        if value not in (treatment, baseline) or score is None:
+            continue
+        key = group_key(record["labels"], [SEED_AXIS, axis])
+        side = "treatment" if value == treatment else "baseline"
+        seed = record["labels"].get(SEED_AXIS)
+        scores.setdefault(key, {"treatment": {}, "baseline": {}})[side][seed] = score
+    rows = []
+    for key, sides in scores.items():
+        seeds = sorted(set(sides["treatment"]) & set(sides["baseline"]), key=str)
+        if not seeds:
+            continue
+        differences = [sides["treatment"][s] - sides["baseline"][s] for s in seeds]
+        rows.append(
+            {
+                "labels": dict(key),
+                "treatment": treatment,
+                "baseline": baseline,
+                "metric": metric,
+                "seeds": seeds,
+                "difference": summarize(differences).to_dict(),
+                "treatment_better": sum(d > 0 for d in differences),
+            }
+        )
+    return rows

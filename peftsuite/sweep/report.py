@@ -20,7 +20,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from peftsuite.sweep.aggregate import aggregate, cross_domain_matrices  # noqa: E402
+from peftsuite.sweep.aggregate import (  # noqa: E402
+    aggregate,
+    cross_domain_matrices,
+    paired_differences,
+)
 from peftsuite.sweep.execute import finished_records  # noqa: E402
 from shared.atomic import atomic_path, write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -212,6 +216,12 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
         lines.append("")
     if rows:
         lines += ["## Results", "", *markdown_table(rows, metrics), ""]
+    comparisons = [
+        paired_differences(records, axis_of(spec["grid"], pair), pair, metrics[0])
+        for pair in spec.get("compare") or []
+    ]
+    for comparison in filter(None, comparisons):
+        lines += paired_table(comparison)
     figures = []
     size_axis = next((a for a in ("data.fraction", "data.k_shot") if a in spec["grid"]), None)
     if size_axis and learning_curves(
@@ -236,10 +246,44 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
     write_text_atomic(directory / "report.md", "\n".join(lines))
     write_json_atomic(
         directory / "aggregates.json",
-        {"metrics": metrics, "rule": rule, "rows": rows, "cross_domain": matrices},
+        {
+            "metrics": metrics,
+            "rule": rule,
+            "rows": rows,
+            "cross_domain": matrices,
+            "paired_differences": comparisons,
+        },
     )
     write_text_atomic(directory / "report.html", html_page(spec["name"], lines, directory))
     return directory / "report.md"
+
+
+def axis_of(grid: dict[str, list[Any]], pair: Sequence[Any]) -> str:
+    """The grid axis both values of a comparison belong to (the sweep file was checked so)."""
+    return next(axis for axis, values in grid.items() if all(v in values for v in pair))
+
+
+def paired_table(comparison: list[dict[str, Any]]) -> list[str]:
+    """Treatment minus baseline per group, seed by seed: mean ± std, 95% interval, wins."""
+    first = comparison[0]
+    title = (
+        f"{first['treatment']} minus {first['baseline']}, test {first['metric']}, paired by seed"
+    )
+    axes = list(first["labels"])
+    header = [*axes, "seeds", "difference", "95% interval", "treatment better"]
+    lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in comparison:
+        difference = row["difference"]
+        interval = difference["ci95"]
+        cells = [str(row["labels"][axis]) for axis in axes] + [str(len(row["seeds"]))]
+        cells += [
+            f"{difference['mean']:+.3f}"
+            + (f" ± {difference['std']:.3f}" if difference["std"] is not None else ""),
+            f"[{interval[0]:+.3f}, {interval[1]:+.3f}]" if interval else "—",
+            f"{row['treatment_better']} of {len(row['seeds'])}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def score_text(score: float | None) -> str:

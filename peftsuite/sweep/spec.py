@@ -20,6 +20,8 @@ A sweep file:
       fsdd: {split: speakers}
       espeak_digits: {}
       asterisk_digits: {}                # a test-only dataset is a column, never a row
+    compare:                             # optional: [treatment, baseline] values of one axis,
+      - [domain_lora, lora]              # their difference reported per seed (paired)
 
 With `domains`, each trainable domain trains once per other grid cell and is tested on all the
 others (`data.cross_domain`). Everything is checked before any cell runs; every offending value
@@ -45,6 +47,7 @@ SPEC_KEYS = {
     "selection",
     "metrics",
     "domains",
+    "compare",
 }
 SIZE_AXES = ("data.fraction", "data.k_shot")
 
@@ -76,6 +79,7 @@ class SweepSpec:
     selection: str = "validation"
     metrics: list[str] = field(default_factory=list)
     domains: dict[str, dict[str, Any]] = field(default_factory=dict)
+    compare: list[list[Any]] = field(default_factory=list)
 
     @property
     def directory(self) -> Path:
@@ -194,6 +198,7 @@ def sweep_from_mapping(raw: dict[str, Any], where: str = "sweep") -> SweepSpec:
             or any(not isinstance(rate, (int, float)) or rate <= 0 for rate in rates)
         ):
             problems.append(f"learning_rates.{method} must be a list of positive numbers")
+    problems += compare_problems(raw.get("compare") or [], grid)
     if not raw.get("name"):
         problems.append("name is missing: it names the sweep's folder")
     if problems:
@@ -208,4 +213,21 @@ def sweep_from_mapping(raw: dict[str, Any], where: str = "sweep") -> SweepSpec:
         selection=selection,
         metrics=list(raw.get("metrics") or []),
         domains=dict(raw.get("domains") or {}),
+        compare=[list(pair) for pair in raw.get("compare") or []],
     )
+
+
+def compare_problems(pairs: Any, grid: dict[str, Any]) -> list[str]:
+    """Each comparison must name two different values of one grid axis."""
+    if not isinstance(pairs, list):
+        return [f"compare must be a list of [treatment, baseline] pairs, got {pairs!r}"]
+    problems = []
+    for pair in pairs:
+        fits = isinstance(pair, list) and len(pair) == 2 and pair[0] != pair[1]
+        if not fits or not any(
+            isinstance(values, list)
+            and set(map(format_value, pair)) <= set(map(format_value, values))
+            for values in grid.values()
+        ):
+            problems.append(f"compare {pair!r} must be two different values of one grid axis")
+    return problems

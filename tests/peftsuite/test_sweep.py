@@ -17,7 +17,12 @@ from pathlib import Path
 import pytest
 from toy_domain import PARITY_GROUPS
 
-from peftsuite.sweep.aggregate import aggregate, cross_domain_matrices, summarize
+from peftsuite.sweep.aggregate import (
+    aggregate,
+    cross_domain_matrices,
+    paired_differences,
+    summarize,
+)
 from peftsuite.sweep.execute import (
     PlannedCell,
     choose_learning_rates,
@@ -148,6 +153,28 @@ def test_aggregation_groups_over_seeds_and_builds_the_cross_domain_matrix():
     assert matrix["cells"]["b"]["a"]["std"] == pytest.approx(0.0)
 
 
+def test_paired_differences_subtract_seed_by_seed_within_each_group():
+    scores = {("two_step", 0): 0.80, ("two_step", 1): 0.72, ("two_step", 2): 0.91}
+    scores |= {("alone", 0): 0.75, ("alone", 1): 0.70, ("alone", 2): 0.92}
+    records = [
+        record({"method": method, "data.fraction": 0.1, "seed": seed}, accuracy)
+        for (method, seed), accuracy in scores.items()
+    ]
+    records.append(record({"method": "alone", "data.fraction": 1.0, "seed": 0}, 0.9))
+    [row] = paired_differences(records, "method", ["two_step", "alone"], "accuracy")
+    assert row["labels"] == {"data.fraction": 0.1} and row["seeds"] == [0, 1, 2]
+    assert row["difference"]["mean"] == pytest.approx((0.05 + 0.02 - 0.01) / 3)
+    assert row["treatment_better"] == 2
+    with pytest.raises(SweepError, match=r"compare \['two_step', 'missing'\]"):
+        sweep_from_mapping(
+            {
+                "name": "x",
+                "grid": {"method": ["two_step", "alone"]},
+                "compare": [["two_step", "missing"]],
+            }
+        )
+
+
 def finished_cell(tmp_path, method, rate, validation, mode="max", test=0.0, domain=None):
     directory = tmp_path / f"{method}-{rate}-{domain}"
     directory.mkdir()
@@ -212,10 +239,12 @@ def test_report_writes_markdown_html_json_and_png_images(tmp_path):
         grid={"method": ["lora", "bitfit"], "seed": [0, 1]},
         learning_rates={"default": [0.001, 0.01]},
         metrics=["agreement"],
+        compare=[["lora", "bitfit"]],
     )
     run_sweep(spec)
     report = write_report(spec.directory)
     text = report.read_text()
+    assert "## lora minus bitfit, test agreement, paired by seed" in text
     assert "chosen on validation val_agreement at seed 0" in text
     assert "| lora |" in text.replace("| 0.01 |", "")
     for image in ("cost_vs_metric.png",):
@@ -224,6 +253,8 @@ def test_report_writes_markdown_html_json_and_png_images(tmp_path):
     aggregates = json.loads((spec.directory / "aggregates.json").read_text())
     assert {row["labels"]["method"] for row in aggregates["rows"]} == {"lora", "bitfit"}
     assert all(row["agreement"]["n"] == 2 for row in aggregates["rows"])
+    [[comparison]] = aggregates["paired_differences"]
+    assert comparison["seeds"] == [0, 1] and comparison["difference"]["n"] == 2
 
 
 def test_two_cells_run_as_tasks_on_a_local_ray_instance(tmp_path):
