@@ -29,6 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 
+from benchmarks.clinical_costs_report import load_average  # noqa: E402
 from benchmarks.sweep import read_metrics, run_suite  # noqa: E402
 from benchmarks.tables import Column, markdown_table, print_table  # noqa: E402
 from shared.atomic import atomic_path, write_text_atomic  # noqa: E402
@@ -48,6 +49,7 @@ COLUMNS = (
     Column("adapter KiB", "adapter_kib", "{:,.0f}"),
     Column("peak memory MiB", "peak_memory_mb", "{:,.0f}"),
     Column("train s", "train_seconds", "{:,.0f}"),
+    Column("run min", "run_minutes", "{:.1f}"),
     Column("generated tokens/s", "tokens_per_second", "{:.1f}"),
     Column("note", "note", numeric=False),
 )
@@ -77,7 +79,8 @@ def run(
     ]
     label = ("zero-shot" if epochs == 0 else method) + (" (whole vocabulary)" if extra else "")
     try:
-        metrics = read_metrics(run_suite(overrides))
+        directory = run_suite(overrides)
+        metrics = read_metrics(directory)
     except RuntimeError as error:  # e.g. BitFit on a model without bias terms
         reason = [line for line in str(error).splitlines() if line.strip()][-1]
         return {"method": label, "epochs": epochs, "note": f"did not run: {reason[:160]}"}
@@ -93,6 +96,7 @@ def run(
         "peak_memory_mb": costs["peak_memory_mb"],
         "memory_kind": costs["peak_memory_kind"],
         "train_seconds": costs["train_seconds"],
+        "run_minutes": run_minutes(directory),
         "tokens_per_second": in_domain["generated_tokens_per_second"],
         "signature": in_domain["signatures"]["chrf"],
         "test_sentences": in_domain["sentences"],
@@ -104,9 +108,15 @@ def run(
     return row
 
 
+def run_minutes(directory: Path) -> float:
+    """Wall-clock minutes of the whole run, model loading and testing included: from the config
+    it wrote first to the metrics it wrote last."""
+    started = (directory / "config.yaml").stat().st_mtime
+    return ((directory / "metrics.json").stat().st_mtime - started) / 60
+
+
 def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     scored = [r for r in rows if "chrf" in r]
-    zero_shot = next((r for r in scored if r["epochs"] == 0), None)
     vocabulary = next((r["vocabulary"] for r in scored if r.get("vocabulary")), None)
     lines = [
         f"# Translation {args.source}->{args.target}: PEFT methods on Gemma-3-270M (MAFAND-MT)",
@@ -118,21 +128,24 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
         f"One training seed ({args.seed}) per method: differences of a chrF point or two are "
         "within seed noise. Greedy decoding; the checkpoint with the best validation chrF "
         f"(first {args.val_batches} validation batches) is tested. Output vocabulary trimmed to "
-        f"{vocabulary or 'the pair'} tokens, zero-shot included; methods at their default "
-        "settings and learning rates. Every number was measured in this sweep, on a CPU shared "
-        f"with other jobs (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}): "
-        "times are wall-clock and include waiting for the other jobs.",
+        f"{vocabulary or 'the pair'} tokens, zero-shot included (a row marked whole vocabulary "
+        "scores the untrimmed output layer); methods at their default "
+        "settings and learning rates. Every number was measured in this sweep. Times are "
+        f"wall-clock (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}) and include "
+        "waiting for any other job that shared the CPU; load average (1 / 5 / 15 min) when this "
+        f"table was written: {load_average()}.",
+        *(f"- {note}" for note in args.note),
         "",
         *markdown_table(COLUMNS, rows),
         "",
     ]
-    if zero_shot is not None:
+    for baseline in (r for r in scored if r["epochs"] == 0):
         lines += [
-            "chrF over zero-shot (MAFAND / FLORES / TICO): "
+            f"chrF over {baseline['method']} (MAFAND / FLORES / TICO): "
             + "; ".join(
                 f"{r['method']} "
                 + " / ".join(
-                    f"{r[key] - zero_shot[key]:+.2f}"
+                    f"{r[key] - baseline[key]:+.2f}"
                     for key in ("chrf", "flores200_chrf", "tico19_chrf")
                 )
                 for r in scored
@@ -144,6 +157,8 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
         lines += [
             f"sacrebleu chrF signature: `{scored[0]['signature']}`. Peak memory: "
             f"`{scored[0]['memory_kind']}` of the run's own process (model loading included). "
+            "Run min: the whole run, from loading the model to writing its metrics, testing "
+            "included. "
             "Full fine-tuning was not run: AdamW state for 268M parameters (about 3 GiB more) "
             "fits, but one epoch would take hours longer than a PEFT method on this CPU.",
         ]
@@ -200,6 +215,12 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/benchmarks"))
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides")
+    parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a line for the table's notes, e.g. what else ran on the machine meanwhile",
+    )
     parser.add_argument(
         "--zero-shot-whole-vocabulary",
         action="store_true",

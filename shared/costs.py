@@ -177,6 +177,7 @@ class CostTracker(lightning.Callback):
             "peak_memory_mb": peak,
             "peak_memory_kind": kind,
             "device": str(self.device),
+            "cpu_threads": torch.get_num_threads(),  # times depend on it as much as on the device
             "processes": self.processes,
             "resumed_from_step": self.resumed_from_step,
             "train_cpu_seconds": self.cpu_seconds,

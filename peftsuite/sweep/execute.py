@@ -137,13 +137,23 @@ def read_metrics(directory: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def run_cell_process(overrides: Sequence[str], log: Path) -> tuple[int, str]:
-    """`peftsuite run` in a fresh process, its output into `log`; (exit code, output tail)."""
+def run_cell_process(
+    overrides: Sequence[str], log: Path, threads: int | None = None, cwd: Path | None = None
+) -> tuple[int, str]:
+    """`peftsuite run` in a fresh process, its output into `log`; (exit code, output tail).
+
+    `threads` caps the process's OpenMP/torch threads (a Ray task's CPU request): cells that
+    share a machine then do not oversubscribe its cores, where waiting threads cost far more
+    than the cores they were given. `cwd`: where the sweep was started, so relative paths in
+    its overrides (a domain adapter, the output folder) mean the same in a Ray worker."""
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "peftsuite.cli", "run", *overrides]
+    env = os.environ.copy()
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
     with log.open("w") as output:
         code = subprocess.run(
-            command, stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy()
+            command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=cwd
         ).returncode
     return code, log.read_text()[-3000:]
 

@@ -257,15 +257,20 @@ def test_report_writes_markdown_html_json_and_png_images(tmp_path):
     assert comparison["seeds"] == [0, 1] and comparison["difference"]["n"] == 2
 
 
-def test_two_cells_run_as_tasks_on_a_local_ray_instance(tmp_path):
+def test_two_cells_run_as_tasks_on_a_local_ray_instance(tmp_path, monkeypatch):
     import ray
 
     from peftsuite.sweep.ray_runner import ray_runner
 
-    spec = toy_sweep(tmp_path, grid={"seed": [0, 1]})
+    monkeypatch.chdir(tmp_path)  # a relative sweep folder must mean the same in the workers
+    spec = toy_sweep(tmp_path, grid={"seed": [0, 1]}, output_dir="relative_sweeps")
     try:
         summary = run_sweep(spec, runner=ray_runner("local", cpus=1))
     finally:
         ray.shutdown()
     assert summary["run"]["finished"] == 2
-    assert len(list(spec.directory.rglob("metrics.json"))) == 2
+    written = list((tmp_path / "relative_sweeps").rglob("metrics.json"))
+    metrics = [json.loads(path.read_text()) for path in written]
+    assert len(metrics) == 2
+    # Each cell used the one core it asked for, so two cells on two cores do not oversubscribe.
+    assert [m["costs"]["cpu_threads"] for m in metrics] == [1, 1]
