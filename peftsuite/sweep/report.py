@@ -203,7 +203,13 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
         lines.append("- **ORACLE**: learning rates were chosen on the test metric.")
     finished = len(selection) + len(records)
     state = "" if finished == planned else f" (**interrupted: {finished} of {planned} finished**)"
-    lines += [f"- cells: {len(records)} finished{state}; mean ± std (ddof=1) over seeds.", ""]
+    lines += [f"- cells: {len(records)} finished{state}; mean ± std (ddof=1) over seeds."]
+    threads = sorted({r["metrics"]["costs"].get("cpu_threads") for r in records} - {None})
+    if threads:
+        lines.append(
+            f"- times: measured with {'/'.join(map(str, threads))} CPU thread(s) per cell."
+        )
+    lines.append("")
     if selection and not rates:
         lines += selection_table(selection, metrics)
     if rates:
@@ -217,7 +223,11 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
     if rows:
         lines += ["## Results", "", *markdown_table(rows, metrics), ""]
     comparisons = [
-        paired_differences(records, axis_of(spec["grid"], pair), pair, metrics[0])
+        [
+            row
+            for metric in metrics
+            for row in paired_differences(records, axis_of(spec["grid"], pair), pair, metric)
+        ]
         for pair in spec.get("compare") or []
     ]
     for comparison in filter(None, comparisons):
@@ -264,21 +274,20 @@ def axis_of(grid: dict[str, list[Any]], pair: Sequence[Any]) -> str:
 
 
 def paired_table(comparison: list[dict[str, Any]]) -> list[str]:
-    """Treatment minus baseline per group, seed by seed: mean ± std, 95% interval, wins."""
+    """Treatment minus baseline per metric and group, seed by seed: mean ± std, 95% interval,
+    and in how many seeds the treatment won."""
     first = comparison[0]
-    title = (
-        f"{first['treatment']} minus {first['baseline']}, test {first['metric']}, paired by seed"
-    )
     axes = list(first["labels"])
-    header = [*axes, "seeds", "difference", "95% interval", "treatment better"]
-    lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    header = ["test metric", *axes, "seeds", "difference", "95% interval", "treatment better"]
+    lines = [f"## {first['treatment']} minus {first['baseline']}, paired by seed", ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in comparison:
-        difference = row["difference"]
-        interval = difference["ci95"]
-        cells = [str(row["labels"][axis]) for axis in axes] + [str(len(row["seeds"]))]
+        difference, interval = row["difference"], row["difference"]["ci95"]
+        spread = f" ± {difference['std']:.3f}" if difference["std"] is not None else ""
+        cells = [row["metric"], *(str(row["labels"][axis]) for axis in axes)]
         cells += [
-            f"{difference['mean']:+.3f}"
-            + (f" ± {difference['std']:.3f}" if difference["std"] is not None else ""),
+            str(len(row["seeds"])),
+            f"{difference['mean']:+.3f}{spread}",
             f"[{interval[0]:+.3f}, {interval[1]:+.3f}]" if interval else "—",
             f"{row['treatment_better']} of {len(row['seeds'])}",
         ]

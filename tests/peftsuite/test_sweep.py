@@ -244,7 +244,7 @@ def test_report_writes_markdown_html_json_and_png_images(tmp_path):
     run_sweep(spec)
     report = write_report(spec.directory)
     text = report.read_text()
-    assert "## lora minus bitfit, test agreement, paired by seed" in text
+    assert "## lora minus bitfit, paired by seed" in text and "| agreement | 2 |" in text
     assert "chosen on validation val_agreement at seed 0" in text
     assert "| lora |" in text.replace("| 0.01 |", "")
     for image in ("cost_vs_metric.png",):
