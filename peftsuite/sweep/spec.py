@@ -225,8 +225,7 @@ def compare_problems(pairs: Any, grid: dict[str, Any]) -> list[str]:
     for pair in pairs:
         fits = isinstance(pair, list) and len(pair) == 2 and pair[0] != pair[1]
         if not fits or not any(
-            isinstance(values, list)
-            and set(map(format_value, pair)) <= set(map(format_value, values))
+            isinstance(values, list) and all(value in values for value in pair)
             for values in grid.values()
         ):
             problems.append(f"compare {pair!r} must be two different values of one grid axis")

@@ -165,14 +165,16 @@ def test_paired_differences_subtract_seed_by_seed_within_each_group():
     assert row["labels"] == {"data.fraction": 0.1} and row["seeds"] == [0, 1, 2]
     assert row["difference"]["mean"] == pytest.approx((0.05 + 0.02 - 0.01) / 3)
     assert row["treatment_better"] == 2
-    with pytest.raises(SweepError, match=r"compare \['two_step', 'missing'\]"):
+    with pytest.raises(SweepError) as error:
         sweep_from_mapping(
             {
                 "name": "x",
-                "grid": {"method": ["two_step", "alone"]},
-                "compare": [["two_step", "missing"]],
+                "grid": {"method": ["two_step", "alone"], "data.fraction": [0.1, 1.0]},
+                "compare": [["two_step", "missing"], ["0.1", 1.0]],  # "0.1" is not 0.1
             }
         )
+    assert "compare ['two_step', 'missing']" in str(error.value)
+    assert "compare ['0.1', 1.0]" in str(error.value)
 
 
 def finished_cell(tmp_path, method, rate, validation, mode="max", test=0.0, domain=None):
