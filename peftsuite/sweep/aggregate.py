@@ -152,7 +152,7 @@ def paired_differences(
         scores.setdefault(key, {"treatment": {}, "baseline": {}})[side][seed] = score
     rows = []
     for key, sides in scores.items():
-        seeds = sorted(set(sides["treatment"]) & set(sides["baseline"]), key=str)
+        seeds = sorted(set(sides["treatment"]) & set(sides["baseline"]))
         if not seeds:
             continue
         differences = [sides["treatment"][s] - sides["baseline"][s] for s in seeds]

@@ -39,11 +39,12 @@ def label_of(labels: dict[str, Any], drop: Sequence[str]) -> str:
     return ", ".join(f"{axis}={value}" for axis, value in labels.items() if axis not in drop)
 
 
-def mean_std(summary: dict[str, Any] | None) -> str:
+def mean_std(summary: dict[str, Any] | None, sign: str = "") -> str:
+    """ "mean ± std" to 3 decimals; `sign="+"` also signs the mean (for differences)."""
     if not summary:
         return "—"
     spread = f" ± {summary['std']:.3f}" if summary["std"] is not None else ""
-    return f"{summary['mean']:.3f}{spread}"
+    return f"{summary['mean']:{sign}.3f}{spread}"
 
 
 def save_figure(figure, path: Path) -> None:
@@ -282,12 +283,11 @@ def paired_table(comparison: list[dict[str, Any]]) -> list[str]:
     lines = [f"## {first['treatment']} minus {first['baseline']}, paired by seed", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in comparison:
-        difference, interval = row["difference"], row["difference"]["ci95"]
-        spread = f" ± {difference['std']:.3f}" if difference["std"] is not None else ""
+        interval = row["difference"]["ci95"]
         cells = [row["metric"], *(str(row["labels"][axis]) for axis in axes)]
         cells += [
             str(len(row["seeds"])),
-            f"{difference['mean']:+.3f}{spread}",
+            mean_std(row["difference"], sign="+"),
             f"[{interval[0]:+.3f}, {interval[1]:+.3f}]" if interval else "—",
             f"{row['treatment_better']} of {len(row['seeds'])}",
         ]
