@@ -55,7 +55,9 @@ def check_values(config: DictConfig, pipeline: PipelineSpec, dataset: DatasetSpe
     for name, options in cross_domain.items():
         spec = get_dataset(name, pipeline.name, field_name=f"data.cross_domain.{name}")
         checked_options(spec, options, prefix=f"data.cross_domain.{name}")
-    check_domain_adapters(config.stack.domain_adapters)  # readable, stackable, none twice
+    stack = config.stack
+    # readable, stackable (and able to stay live if asked to train), none twice
+    check_domain_adapters(stack.domain_adapters, trainable=stack.train_domain)
 
 
 def check_environment(config: DictConfig) -> None:

@@ -143,6 +143,26 @@ class StackSection:
     order under the task method; each one's task head is dropped."""
 
     domain_adapters: list[str] = field(default_factory=list)
+    # Keep LoRA domain adapters training with the task adapter (Gema et al.'s "trainable
+    # clinical LoRA"), at domain_lr (null: the task's learning rate).
+    train_domain: bool = False
+    domain_lr: float | None = None
+
+    def __post_init__(self) -> None:
+        train = self.train_domain
+        require(
+            not train or bool(self.domain_adapters),
+            "stack.train_domain",
+            train,
+            "false unless stack.domain_adapters names the adapters to train",
+        )
+        rate = self.domain_lr
+        require(
+            rate is None or (train and rate > 0),
+            "stack.domain_lr",
+            rate,
+            "a positive rate with stack.train_domain=true, or null",
+        )
 
 
 COMMON_SECTIONS: dict[str, type] = {

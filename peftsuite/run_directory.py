@@ -28,6 +28,9 @@ def config_fingerprint(config: DictConfig) -> str:
         for key in keys:
             values[section].pop(key, None)
     stack = values.get("stack", {})
+    if not stack.get("train_domain"):  # runs from before these keys existed keep their folders
+        stack.pop("train_domain", None)
+        stack.pop("domain_lr", None)
     if stack.get("domain_adapters"):
         stack["domain_adapters"] = [
             sha256_of(adapter_file(path)) for path in stack["domain_adapters"]

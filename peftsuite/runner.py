@@ -35,7 +35,12 @@ from shared.methods import method_config_from_mapping
 from shared.peft_format import PEFT_FOLDER, save_peft_format
 from shared.peft_module import EvaluationResult, ordered_test_sets
 from shared.stack_proof import StackProof
-from shared.stacking import stack_domain_adapters, stack_metadata, stacked_task_report
+from shared.stacking import (
+    stack_domain_adapters,
+    stack_metadata,
+    stacked_task_report,
+    train_domain_members,
+)
 
 METRICS_FILE = "metrics.json"
 ADAPTER_FILE = "adapter.safetensors"
@@ -157,10 +162,12 @@ def run_experiment(config: DictConfig) -> Path:
     check_cross_domain(config, prepared)
     method = method_config_from_mapping(method_settings(config, prepared.train_size))
     heads = prepared.head_modules
+    stack = config.stack
     base, members = stack_domain_adapters(
-        prepared.model, config.stack.domain_adapters, head_modules=heads
+        prepared.model, stack.domain_adapters, head_modules=heads, trainable=stack.train_domain
     )
     model, report = inject_method(base, method, head_modules=heads)
+    report, domain_parameters = train_domain_members(model, report, members)
     directory.mkdir(parents=True, exist_ok=True)
     write_text_atomic(directory / "config.yaml", OmegaConf.to_yaml(config, resolve=True))
 
@@ -170,6 +177,8 @@ def run_experiment(config: DictConfig) -> Path:
         learning_rate=method.learning_rate if config.optim.lr is None else config.optim.lr,
         weight_decay=config.optim.weight_decay,
     )
+    if domain_parameters and stack.domain_lr is not None:
+        module.train_at_own_rate(domain_parameters, stack.domain_lr)
     costs = CostTracker(watts_per_cpu_core=config.run.watts_per_cpu_core)
     proof = StackProof(members, module.batch_outputs, report.head_modules) if members else None
     memory = MemoryCategoryProbe()

@@ -78,6 +78,11 @@ class PeftModule(lightning.LightningModule):
         self.strict_loading = False
         self._test_outputs: dict[str, list[Any]] = {}
         self._test_result: EvaluationResult | None = None
+        self._own_rates: list[tuple[list[nn.Parameter], float]] = []
+
+    def train_at_own_rate(self, parameters: list[nn.Parameter], learning_rate: float) -> None:
+        """Give `parameters` (a trainable domain adapter's) their own learning rate."""
+        self._own_rates.append((list(parameters), learning_rate))
 
     def batch_size(self, batch: Any) -> int:
         """Examples in `batch`, for logging and cost accounting."""
@@ -139,8 +144,12 @@ class PeftModule(lightning.LightningModule):
             )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        return torch.optim.AdamW(trainable, lr=self.learning_rate, weight_decay=self.weight_decay)
+        own = {id(p) for parameters, _ in self._own_rates for p in parameters}
+        rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in own]
+        groups = [{"params": rest}] + [
+            {"params": parameters, "lr": rate} for parameters, rate in self._own_rates
+        ]
+        return torch.optim.AdamW(groups, lr=self.learning_rate, weight_decay=self.weight_decay)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["state_dict"] = {

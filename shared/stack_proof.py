@@ -7,7 +7,8 @@ real batch:
 1. before the step, switching each frozen domain member off changes the model's output;
 2. after backward, the task member's tensors have gradients and at least one is non-zero, and
    the tensors that received a gradient are exactly those declared trainable (task method and
-   head; the domain members' gradients are None);
+   head; the domain members' gradients are None, unless a member was asked to train on: then
+   its gradients must be non-zero too);
 3. after the optimiser step, switching the task adapter (not the head) back to its initial
    values changes the output.
 
@@ -83,6 +84,10 @@ class StackProof(lightning.Callback):
     def in_head(self, name: str) -> bool:
         return any(f".{head}." in f".{name}" for head in self.head_modules)
 
+    def in_task_adapter(self, name: str, parameter: nn.Parameter) -> bool:
+        members = {id(p) for member in self.members for p in member.live_parameters()}
+        return not self.in_head(name) and id(parameter) not in members
+
     @property
     def done(self) -> bool:
         return "task_member_active" in self.findings
@@ -93,7 +98,7 @@ class StackProof(lightning.Callback):
         self._batch = batch
         self._trainable = {n: p for n, p in module.model.named_parameters() if p.requires_grad}
         self._initial = {
-            n: p.detach().clone() for n, p in self._trainable.items() if not self.in_head(n)
+            n: p.detach().clone() for n, p in self._trainable.items() if self.in_task_adapter(n, p)
         }
         with deterministic(module.model):
             reference = self.outputs(batch)
@@ -119,16 +124,25 @@ class StackProof(lightning.Callback):
             raise StackError(
                 f"gradients reached {leaking[:3]} (not declared trainable) and missed "
                 f"{missing[:3]} (declared trainable): the stack trains something other than "
-                "the task adapter and head"
+                "the task adapter, head and any domain adapter asked to train"
             )
-        adapter = [p for n, p in self._trainable.items() if not self.in_head(n)]
+        adapter = [p for n, p in self._trainable.items() if self.in_task_adapter(n, p)]
         norm = sum(float(p.grad.abs().sum()) for p in adapter)
         if not adapter or norm == 0.0:
             raise StackError("the task adapter received only zero gradients at the first step")
+        trained_members = {
+            member.path: sum(float(p.grad.abs().sum()) for p in member.live_parameters())
+            for member in self.members
+            if member.trainable
+        }
+        silent = [path for path, member_norm in trained_members.items() if member_norm == 0.0]
+        if silent:
+            raise StackError(f"trainable domain adapter(s) {silent} received only zero gradients")
         self.findings["gradients"] = {
             "tensors_with_gradient": len(with_gradient),
             "declared_trainable": len(declared),
             "gradient_abs_sum": norm,
+            "domain_gradient_abs_sum": trained_members,
         }
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_index) -> None:

@@ -9,7 +9,10 @@ the task method is injected on top:
   the base, and any task method (LoRA, bottleneck adapters, BitFit, ...) then goes on a plain
   model of the base architecture, on every backbone family the task method supports;
 - bottleneck adapters stay modules, renamed `domain<i>_bottleneck_adapter`, and run in sequence
-  before a task bottleneck adapter on the same layer (their output hooks were registered first).
+  before a task bottleneck adapter on the same layer (their output hooks were registered first);
+- with `trainable=True` (Gema et al.'s "trainable clinical LoRA"), a LoRA domain adapter is not
+  merged but stays a live low-rank branch (`domain<i>_lora`) beside each layer it adapted, so it
+  trains on with the task adapter, at its own learning rate if asked.
 
 Every member can be switched off and on again (`StackMember.disable` / `enable`): a merged one
 swaps the base tensors it changed back to their original values, a bottleneck one swaps its
@@ -28,11 +31,12 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
+from peft.tuners.lora import LoraLayer
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
@@ -50,6 +54,9 @@ from shared.methods import get_method
 from shared.methods.bottleneck import ADAPTER_ATTRIBUTE
 
 ADAPTER_FILE = "adapter.safetensors"
+# A live branch is out = layer(x) + up(down(dropout(x))) * scaling: plain LoRA's shape; DoRA
+# rescales the whole weight and the other LoRA relatives factor it differently.
+TRAINABLE_DOMAIN_METHODS = ("lora",)
 NOT_DOMAIN_ADAPTERS = {
     "prompt_tuning": "a soft prompt cannot sit under the task's own input; use LoRA or an adapter",
     "linear_probe": "it trains only the task head, which a domain adapter drops",
@@ -74,6 +81,7 @@ class StackMember:
     modules: list[str]
     swap: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(repr=False)
     tensors: dict[str, torch.Tensor] = field(repr=False)  # live tensors, by state name
+    trainable: bool = False  # a live LoRA branch that trains on with the task adapter
 
     def disable(self) -> None:
         for name, (_, without) in self.swap.items():
@@ -85,11 +93,18 @@ class StackMember:
 
     @contextmanager
     def disabled(self) -> Iterator[None]:
+        """Off for the block, then back to the values it had (a trainable member's may have
+        moved since it was loaded)."""
+        current = {name: self.tensors[name].detach().clone() for name in self.swap}
         self.disable()
         try:
             yield
         finally:
-            self.enable()
+            for name, value in current.items():
+                self.tensors[name].data.copy_(value)
+
+    def live_parameters(self) -> list[nn.Parameter]:
+        return [t for t in self.tensors.values() if isinstance(t, nn.Parameter)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +113,7 @@ class StackMember:
             "sha256": self.sha256,
             "parameters": self.parameters,
             "modules": self.modules,
+            "trainable": self.trainable,
         }
 
 
@@ -121,9 +137,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_domain_adapters(paths: Sequence[str | Path]) -> list[tuple[Path, dict[str, Any], str]]:
+def check_domain_adapters(
+    paths: Sequence[str | Path], *, trainable: bool = False
+) -> list[tuple[Path, dict[str, Any], str]]:
     """(file, method config, sha256) of each domain adapter: readable, of a known method that can
-    be a domain adapter, none twice. Cheap: no model needed, so configs check it up front."""
+    be a domain adapter (one that can stay live if `trainable`), none twice. Cheap: no model
+    needed, so configs check it up front."""
     checked, seen = [], {}
     for path in paths:
         file = adapter_file(path)
@@ -142,6 +161,12 @@ def check_domain_adapters(paths: Sequence[str | Path]) -> list[tuple[Path, dict[
             raise StackError(
                 f"stack.domain_adapters: {file} is a {method} adapter, which cannot be a domain "
                 f"adapter: {NOT_DOMAIN_ADAPTERS[method]}"
+            )
+        if trainable and method not in TRAINABLE_DOMAIN_METHODS:
+            raise StackError(
+                f"stack.train_domain: {file} is a {method} adapter; only "
+                f"{', '.join(TRAINABLE_DOMAIN_METHODS)} domain adapters can stay trainable (a "
+                "live low-rank branch); others are fixed changes of the base"
             )
         digest = sha256_of(file)
         if digest in seen:
@@ -225,25 +250,98 @@ def bottleneck_member(
     )
 
 
+class LowRankBranch(nn.Module):
+    """A LoRA domain adapter's branch on one layer: up(down(dropout(x))) * scaling, added to the
+    layer's output by a forward hook, so whatever wraps the layer later (a task LoRA's
+    `base_layer`) still runs it."""
+
+    def __init__(self, down: nn.Module, up: nn.Module, dropout: nn.Module, scaling: float):
+        super().__init__()
+        self.down, self.up, self.dropout, self.scaling = down, up, dropout, scaling
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.up(self.down(self.dropout(inputs))) * self.scaling
+
+
+def add_branch_output(layer: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+    branches = [m for name, m in layer.named_children() if isinstance(m, LowRankBranch)]
+    for branch in branches:
+        output = output + branch(args[0])
+    return output
+
+
+def live_lora_member(
+    base: nn.Module,
+    file: Path,
+    config: dict[str, Any],
+    digest: str,
+    heads: list[str],
+    position: int,
+) -> tuple[nn.Module, StackMember]:
+    """Keep a LoRA domain adapter as live branches beside the layers it adapted (the base
+    weights untouched), so it can train on with the task adapter."""
+    model, report = inject_method(base, config, head_modules=config["head_modules"])
+    parameters = load_domain_tensors(model, file, heads)
+    branches = [
+        (
+            layer.get_base_layer(),
+            LowRankBranch(
+                layer.lora_A["default"],
+                layer.lora_B["default"],
+                layer.lora_dropout["default"],
+                layer.scaling["default"],
+            ),
+        )
+        for layer in model.modules()
+        if isinstance(layer, LoraLayer) and "default" in layer.lora_A
+    ]
+    plain = model.unload()  # the base layers back in place, untouched
+    for layer, branch in branches:
+        layer.add_module(f"domain{position}_lora", branch)
+        if add_branch_output not in layer._forward_hooks.values():
+            layer.register_forward_hook(add_branch_output)
+    plain.requires_grad_(False)
+    live = plain.state_dict(keep_vars=True)
+    tensors = {name: t for name, t in live.items() if f".domain{position}_lora." in f".{name}"}
+    # A zero up-projection adds nothing: the branch's "off" value.
+    swap = {
+        name: (tensor.detach().clone(), torch.zeros_like(tensor.detach()))
+        for name, tensor in tensors.items()
+        if ".up." in name
+    }
+    member = StackMember(
+        report.method, str(file), digest, parameters, report.adapted_modules, swap, tensors, True
+    )
+    return plain, member
+
+
 def bottleneck_off_value(name: str, tensor: torch.Tensor) -> torch.Tensor:
     value = tensor.detach().clone()
     return torch.zeros_like(value) if ".up." in name else value
 
 
 def stack_domain_adapters(
-    base: nn.Module, paths: Sequence[str | Path], *, head_modules: list[str]
+    base: nn.Module,
+    paths: Sequence[str | Path],
+    *,
+    head_modules: list[str],
+    trainable: bool = False,
 ) -> tuple[nn.Module, list[StackMember]]:
     """Load `paths` onto `base` in order, frozen; returns the model to inject the task method
-    into and the members."""
+    into and the members. `trainable`: keep them as live LoRA branches, for
+    `train_domain_members` to unfreeze once the task method is in."""
     members = []
     model = base
-    for position, (file, config, digest) in enumerate(check_domain_adapters(paths)):
+    checked = check_domain_adapters(paths, trainable=trainable)
+    for position, (file, config, digest) in enumerate(checked):
         method = get_method(config["name"])
         config = {**config, "head_modules": head_modules}
         # Its own head (e.g. a masked-LM head) may have other names than the task's.
         own_heads = json.loads(read_metadata(file).get(HEADS_KEY, "[]"))
         heads = [*head_modules, *(h for h in own_heads if h not in head_modules)]
-        if method.merge is not None:
+        if trainable:
+            model, member = live_lora_member(model, file, config, digest, heads, position)
+        elif method.merge is not None:
             model, member = merged_member(model, file, config, digest, heads)
         else:
             model, member = bottleneck_member(model, file, config, digest, heads, position)
@@ -252,9 +350,27 @@ def stack_domain_adapters(
     return model, members
 
 
+def train_domain_members(
+    model: nn.Module, report: InjectionReport, members: Sequence[StackMember]
+) -> tuple[InjectionReport, list[nn.Parameter]]:
+    """Unfreeze the trainable members once the task method is in (injecting it froze them);
+    returns the report with the trainable count including them, and their parameters."""
+    parameters = [p for member in members if member.trainable for p in member.live_parameters()]
+    for parameter in parameters:
+        parameter.requires_grad_(True)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return replace(report, trainable_parameters=trainable), parameters
+
+
 def stack_metadata(members: Sequence[StackMember]) -> str:
-    """What a task adapter trained on a stack records of it: each member's file and checksum."""
-    return json.dumps([{"file": m.path, "sha256": m.sha256, "method": m.method} for m in members])
+    """What a task adapter trained on a stack records of it: each member's file and checksum,
+    and whether it trained on (its trained tensors are then in the task adapter's file)."""
+    return json.dumps(
+        [
+            {"file": m.path, "sha256": m.sha256, "method": m.method, "trainable": m.trainable}
+            for m in members
+        ]
+    )
 
 
 def stacked_task_report(report: InjectionReport, members: Sequence[StackMember]) -> dict:
@@ -268,7 +384,8 @@ def restore_stacked_adapter(
     base: nn.Module, path: str | Path, *, head_modules: list[str]
 ) -> tuple[nn.Module, InjectionReport, list[StackMember]]:
     """A stacked run's task adapter on a fresh `base`: its domain adapters first (each checked
-    against the checksum recorded at training time), then the task adapter."""
+    against the checksum recorded at training time), then the task adapter, whose file also
+    holds a trainable domain adapter's trained tensors."""
     metadata = read_metadata(path)
     if STACK_KEY not in metadata:
         raise StackError(f"{path} was not trained on domain adapters; use restore_adapter")
@@ -281,7 +398,10 @@ def restore_stacked_adapter(
                 "adapter would sit on a different domain adapter"
             )
     model, members = stack_domain_adapters(
-        base, [entry["file"] for entry in recorded], head_modules=head_modules
+        base,
+        [entry["file"] for entry in recorded],
+        head_modules=head_modules,
+        trainable=any(entry.get("trainable", False) for entry in recorded),
     )
     model, report = inject_method(model, read_method_config(path), head_modules=head_modules)
     load_adapter_state(model, path)

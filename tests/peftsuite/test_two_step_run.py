@@ -87,3 +87,55 @@ def test_a_corrupt_domain_adapter_is_one_line_before_anything_loads(capsys, tmp_
     error = capsys.readouterr().err.strip()
     assert "stack.domain_adapters" in error and "\n" not in error
     assert not list(tmp_path.rglob("config.yaml"))
+
+
+def test_a_trainable_domain_adapter_trains_at_its_own_rate_and_the_proof_says_so(capsys, tmp_path):
+    targets = "method.target_modules=[hidden]"
+    domain_run = peftsuite_run(capsys, "method=lora", targets, f"run.output_dir={tmp_path}")
+    task_run = peftsuite_run(
+        capsys,
+        "method=lora",
+        targets,
+        f"stack.domain_adapters=[{domain_run}]",
+        "stack.train_domain=true",
+        "stack.domain_lr=0.003",
+        f"run.output_dir={tmp_path}",
+    )
+    results = json.loads((task_run / "metrics.json").read_text())
+    [member] = results["stack"]["members"]
+    assert member["trainable"]
+    gradients = results["stack"]["proof"]["gradients"]
+    assert gradients["domain_gradient_abs_sum"][member["file"]] > 0
+    assert gradients["tensors_with_gradient"] == gradients["declared_trainable"]
+    frozen_run = peftsuite_run(
+        capsys,
+        "method=lora",
+        targets,
+        f"stack.domain_adapters=[{domain_run}]",
+        f"run.output_dir={tmp_path}",
+    )
+    frozen = json.loads((frozen_run / "metrics.json").read_text())
+    assert frozen_run != task_run  # training the domain adapter is another experiment
+    assert results["costs"]["trainable_parameters"] == (
+        frozen["costs"]["trainable_parameters"] + member["parameters"]
+    )
+
+
+def test_a_domain_rate_without_a_trainable_domain_adapter_is_one_line(capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        peftsuite_run(capsys, "stack.domain_lr=0.01", f"run.output_dir={tmp_path}")
+    error = capsys.readouterr().err.strip()
+    assert "stack.domain_lr=0.01" in error and "\n" not in error
+
+
+def test_parameters_given_their_own_rate_leave_the_main_group():
+    model, report = inject_method(tiny_random_bert_classifier(), {"name": "lora"})
+    module = PeftClassifier(
+        model, report, label_names=["a", "b", "c"], multilabel=False, learning_rate=1e-2
+    )
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    module.train_at_own_rate(trainable[:2], 3e-4)
+    main_group, own_group = module.configure_optimizers().param_groups
+    assert main_group["lr"] == 1e-2 and own_group["lr"] == 3e-4
+    assert {id(p) for p in own_group["params"]} == {id(p) for p in trainable[:2]}
+    assert len(main_group["params"]) == len(trainable) - 2

@@ -34,6 +34,7 @@ from shared.stacking import (
     restore_stacked_adapter,
     stack_domain_adapters,
     stack_metadata,
+    train_domain_members,
 )
 
 
@@ -203,3 +204,53 @@ def test_a_prompt_tuning_domain_adapter_is_refused_with_the_reason(tmp_path):
     path = domain_adapter(tmp_path, family, "prompt_tuning")
     with pytest.raises(StackError, match="cannot be a domain adapter: a soft prompt"):
         stack_domain_adapters(family.build(), [path], head_modules=family.heads)
+
+
+TRAINABLE_CASES = [(family, "lora") for family in FAMILIES] + [("bert", "adapter_houlsby")]
+
+
+@pytest.mark.parametrize(("family_name", "task"), TRAINABLE_CASES)
+def test_a_trainable_domain_lora_trains_on_beside_the_task_adapter_and_restores_exactly(
+    tmp_path, family_name, task, one_torch_thread
+):
+    family = FAMILIES[family_name]
+    path = domain_adapter(tmp_path, family, "lora")
+    base, [member] = stack_domain_adapters(
+        family.build(), [path], head_modules=family.heads, trainable=True
+    )
+    model, report = inject_method(base, {"name": task}, head_modules=family.heads)
+    frozen_count = report.trainable_parameters
+    report, domain_parameters = train_domain_members(model, report, [member])
+    assert member.trainable and domain_parameters
+    assert report.trainable_parameters == frozen_count + sum(p.numel() for p in domain_parameters)
+    inputs = family.batch(seed=1)[0]
+    with_domain = evaluate(model, inputs)
+    with member.disabled():
+        assert not torch.allclose(with_domain, evaluate(model, inputs), atol=1e-6)
+    assert torch.equal(evaluate(model, inputs), with_domain), "switching back restores it"
+
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    train(family, model, family.batch(), steps=1)
+    gradients = {n for n, p in model.named_parameters() if p.grad is not None}
+    assert gradients == trainable
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in domain_parameters)
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert changed <= trainable and any(".domain0_lora." in name for name in changed)
+
+    train(family, model, family.batch())
+    expected = evaluate(model, inputs)
+    task_file = tmp_path / "task.safetensors"
+    save_adapter(model, report, task_file, stack=stack_metadata([member]))
+    restored, _, [restored_member] = restore_stacked_adapter(
+        family.build(), task_file, head_modules=family.heads
+    )
+    assert restored_member.trainable
+    assert torch.equal(evaluate(restored, inputs), expected), "trained domain tensors restored"
+
+
+def test_only_a_lora_domain_adapter_can_stay_trainable(tmp_path):
+    family = FAMILIES["bert"]
+    path = domain_adapter(tmp_path, family, "bitfit")
+    with pytest.raises(StackError, match="stack.train_domain: .* is a bitfit adapter; only lora"):
+        stack_domain_adapters(family.build(), [path], head_modules=family.heads, trainable=True)
