@@ -15,10 +15,10 @@ the task method is injected on top:
   trains on with the task adapter, at its own learning rate if asked.
 
 Every member can be switched off and on again (`StackMember.disable` / `enable`): a merged one
-swaps the base tensors it changed back to their original values, a bottleneck one swaps its
-parameters to their no-op values (a zero up-projection). The run proves with this switch that
-each member is active (`shared.stack_proof`): silently inactive adapters are the failure of
-two-step PEFT in the wild.
+swaps the base tensors it changed back to their original values, a bottleneck one or a live LoRA
+branch swaps its parameters to their no-op values (a zero up-projection). The run proves with
+this switch that each member is active (`shared.stack_proof`): silently inactive adapters are
+the failure of two-step PEFT in the wild.
 
 Methods that cannot be a domain adapter are refused with the reason: prompt tuning (a soft
 prompt of a fixed length in front of the task's own) and a linear probe (nothing but the head,
@@ -264,9 +264,9 @@ class LowRankBranch(nn.Module):
 
 
 def add_branch_output(layer: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
-    branches = [m for name, m in layer.named_children() if isinstance(m, LowRankBranch)]
-    for branch in branches:
-        output = output + branch(args[0])
+    for branch in layer.children():
+        if isinstance(branch, LowRankBranch):
+            output = output + branch(args[0])
     return output
 
 

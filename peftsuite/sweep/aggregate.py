@@ -97,6 +97,28 @@ def aggregate(records: Sequence[dict[str, Any]], metrics: Sequence[str]) -> list
     return rows
 
 
+def pipeline_baselines(
+    records: Sequence[dict[str, Any]], metrics: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The pipeline's own cheap baselines (e.g. TF-IDF + logistic regression), which each run
+    fits on its own training split: a row per baseline and group of the other axes, over seeds.
+    Every method's run at one seed shares that split, so each seed counts once."""
+    scores: dict[tuple, dict[Any, dict[str, Any]]] = {}
+    for record in records:
+        labels = record["labels"]
+        for name, values in record["metrics"].get("baselines", {}).items():
+            key = (("baseline", name), *group_key(labels, [SEED_AXIS, "method"]))
+            scores.setdefault(key, {}).setdefault(labels.get(SEED_AXIS), values)
+    rows = []
+    for key, by_seed in scores.items():
+        row: dict[str, Any] = {"labels": dict(key), "seeds": sorted(by_seed, key=str)}
+        for metric in metrics:
+            values = [v[metric] for v in by_seed.values() if v.get(metric) is not None]
+            row[metric] = summarize(values).to_dict() if values else None
+        rows.append(row)
+    return rows
+
+
 def cross_domain_matrices(records: Sequence[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
     """Per group of the other axes (e.g. per method): rows = training domain, columns = every
     test domain (the diagonal is the in-domain test), each cell summarized over seeds."""

@@ -24,6 +24,7 @@ from peftsuite.sweep.aggregate import (  # noqa: E402
     aggregate,
     cross_domain_matrices,
     paired_differences,
+    pipeline_baselines,
 )
 from peftsuite.sweep.execute import finished_records  # noqa: E402
 from shared.atomic import atomic_path, write_json_atomic, write_text_atomic  # noqa: E402
@@ -179,6 +180,16 @@ def markdown_table(rows, metrics: Sequence[str]) -> list[str]:
     return lines
 
 
+def baseline_table(rows, metrics: Sequence[str]) -> list[str]:
+    axes = list(rows[0]["labels"])
+    lines = ["| " + " | ".join([*axes, "seeds", *metrics]) + " |"]
+    lines.append("|" + "---|" * (len(axes) + 1 + len(metrics)))
+    for row in rows:
+        cells = [str(row["labels"][axis]) for axis in axes] + [str(len(row["seeds"]))]
+        lines.append("| " + " | ".join(cells + [mean_std(row[m]) for m in metrics]) + " |")
+    return lines
+
+
 def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = None) -> Path:
     """Write report.md, report.html, aggregates.json and PNGs into the sweep folder."""
     directory = Path(sweep_directory)
@@ -188,6 +199,7 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
         raise ValueError(f"{directory}: no finished cell to report yet")
     metrics = list(metrics or spec.get("metrics") or default_metrics(records or selection))
     rows = aggregate(records, metrics)
+    baselines = pipeline_baselines(records, metrics)
     matrices = [m for metric in metrics[:1] for m in cross_domain_matrices(records, metric)]
     rates_file = directory / "learning_rates.json"
     rates = json.loads(rates_file.read_text()) if rates_file.is_file() else None
@@ -223,6 +235,9 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
         lines.append("")
     if rows:
         lines += ["## Results", "", *markdown_table(rows, metrics), ""]
+    if baselines:
+        lines += ["## Pipeline baselines", "", "Fitted by every run on its own training split.", ""]
+        lines += [*baseline_table(baselines, metrics), ""]
     comparisons = [
         [
             row
@@ -261,6 +276,7 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
             "metrics": metrics,
             "rule": rule,
             "rows": rows,
+            "pipeline_baselines": baselines,
             "cross_domain": matrices,
             "paired_differences": comparisons,
         },

@@ -21,6 +21,7 @@ from peftsuite.sweep.aggregate import (
     aggregate,
     cross_domain_matrices,
     paired_differences,
+    pipeline_baselines,
     summarize,
 )
 from peftsuite.sweep.execute import (
@@ -175,6 +176,23 @@ def test_paired_differences_subtract_seed_by_seed_within_each_group():
         )
     assert "compare ['two_step', 'missing']" in str(error.value)
     assert "compare ['0.1', 1.0]" in str(error.value)
+
+
+def test_pipeline_baselines_count_each_seed_once_per_data_size():
+    records = []
+    for method in ("lora", "full"):  # both runs of a seed fit the same baseline on one split
+        for seed, tfidf in ((0, 0.70), (1, 0.74)):
+            cell = record({"method": method, "data.fraction": 0.1, "seed": seed}, 0.5)
+            cell["metrics"]["baselines"] = {"tfidf": {"accuracy": tfidf}}
+            records.append(cell)
+    cell = record({"method": "lora", "data.fraction": 1.0, "seed": 0}, 0.9)
+    cell["metrics"]["baselines"] = {"tfidf": {"accuracy": 0.95}}
+    records += [cell, record({"method": "lora", "data.fraction": 1.0, "seed": 1}, 0.9)]
+    small, large = pipeline_baselines(records, ["accuracy"])
+    assert small["labels"] == {"baseline": "tfidf", "data.fraction": 0.1}
+    assert small["seeds"] == [0, 1] and small["accuracy"]["n"] == 2
+    assert small["accuracy"]["mean"] == pytest.approx(0.72)
+    assert large["seeds"] == [0] and large["accuracy"]["mean"] == pytest.approx(0.95)
 
 
 def finished_cell(tmp_path, method, rate, validation, mode="max", test=0.0, domain=None):
