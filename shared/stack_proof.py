@@ -69,6 +69,8 @@ class StackProof(lightning.Callback):
         self.outputs = outputs
         self.head_modules = list(head_modules)
         self.tolerance = tolerance
+        # Trainable domain members' tensors: trained, but not part of the task adapter.
+        self._member_tensors = {id(p) for m in self.members for p in m.live_parameters()}
         self.findings: dict[str, Any] = {}
         self._batch: Any = None
         self._initial: dict[str, torch.Tensor] = {}
@@ -85,8 +87,7 @@ class StackProof(lightning.Callback):
         return any(f".{head}." in f".{name}" for head in self.head_modules)
 
     def in_task_adapter(self, name: str, parameter: nn.Parameter) -> bool:
-        members = {id(p) for member in self.members for p in member.live_parameters()}
-        return not self.in_head(name) and id(parameter) not in members
+        return not self.in_head(name) and id(parameter) not in self._member_tensors
 
     @property
     def done(self) -> bool:

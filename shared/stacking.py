@@ -238,16 +238,25 @@ def bottleneck_member(
     for name in report.adapted_modules:
         layer = modules[name]
         layer.add_module(renamed, layer._modules.pop(ADAPTER_ATTRIBUTE))
-    live = model.state_dict(keep_vars=True)
-    adapters = {name: tensor for name, tensor in live.items() if f".{renamed}." in f".{name}"}
-    # An adapter with a zero up-projection adds nothing: that is its "off" value.
-    swap = {
-        name: (tensor.detach().clone(), bottleneck_off_value(name, tensor))
-        for name, tensor in adapters.items()
-    }
+    adapters, swap = up_projection_switch(model, renamed)
     return model, StackMember(
         report.method, str(file), digest, parameters, report.adapted_modules, swap, adapters
     )
+
+
+def up_projection_switch(
+    model: nn.Module, attribute: str
+) -> tuple[dict[str, torch.Tensor], dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """The live tensors under every `attribute` submodule (a domain bottleneck adapter or LoRA
+    branch), and the swap that turns them off: a zero up-projection adds nothing."""
+    live = model.state_dict(keep_vars=True)
+    tensors = {name: t for name, t in live.items() if f".{attribute}." in f".{name}"}
+    swap = {
+        name: (tensor.detach().clone(), torch.zeros_like(tensor.detach()))
+        for name, tensor in tensors.items()
+        if ".up." in name
+    }
+    return tensors, swap
 
 
 class LowRankBranch(nn.Module):
@@ -301,23 +310,11 @@ def live_lora_member(
         if add_branch_output not in layer._forward_hooks.values():
             layer.register_forward_hook(add_branch_output)
     plain.requires_grad_(False)
-    live = plain.state_dict(keep_vars=True)
-    tensors = {name: t for name, t in live.items() if f".domain{position}_lora." in f".{name}"}
-    # A zero up-projection adds nothing: the branch's "off" value.
-    swap = {
-        name: (tensor.detach().clone(), torch.zeros_like(tensor.detach()))
-        for name, tensor in tensors.items()
-        if ".up." in name
-    }
+    tensors, swap = up_projection_switch(plain, f"domain{position}_lora")
     member = StackMember(
         report.method, str(file), digest, parameters, report.adapted_modules, swap, tensors, True
     )
     return plain, member
-
-
-def bottleneck_off_value(name: str, tensor: torch.Tensor) -> torch.Tensor:
-    value = tensor.detach().clone()
-    return torch.zeros_like(value) if ".up." in name else value
 
 
 def stack_domain_adapters(

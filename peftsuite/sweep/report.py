@@ -167,26 +167,26 @@ def selection_table(selection, metrics: Sequence[str]) -> list[str]:
     return [*lines, ""]
 
 
-def markdown_table(rows, metrics: Sequence[str]) -> list[str]:
+TABLE_COSTS = {
+    "trainable_parameters": "trainable params",
+    "peak_memory_mb": "peak MiB",
+    "train_seconds": "train s",
+    "adapter_bytes": "adapter bytes",
+}
+
+
+def markdown_table(rows, metrics: Sequence[str], costs: dict[str, str] = TABLE_COSTS) -> list[str]:
+    """Rows' labels, seed count, metrics (mean ± std) and costs (means); a pipeline baseline's
+    rows have no costs."""
     axes = list(rows[0]["labels"]) if rows else []
-    header = [*axes, "seeds", *metrics, "trainable params", "peak MiB", "train s", "adapter bytes"]
+    header = [*axes, "seeds", *metrics, *costs.values()]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [str(row["labels"][axis]) for axis in axes] + [str(len(row["seeds"]))]
         cells += [mean_std(row[metric]) for metric in metrics]
-        for cost in ("trainable_parameters", "peak_memory_mb", "train_seconds", "adapter_bytes"):
+        for cost in costs:
             cells.append(f"{row[cost]['mean']:.0f}" if row[cost] else "—")
         lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def baseline_table(rows, metrics: Sequence[str]) -> list[str]:
-    axes = list(rows[0]["labels"])
-    lines = ["| " + " | ".join([*axes, "seeds", *metrics]) + " |"]
-    lines.append("|" + "---|" * (len(axes) + 1 + len(metrics)))
-    for row in rows:
-        cells = [str(row["labels"][axis]) for axis in axes] + [str(len(row["seeds"]))]
-        lines.append("| " + " | ".join(cells + [mean_std(row[m]) for m in metrics]) + " |")
     return lines
 
 
@@ -237,7 +237,7 @@ def write_report(sweep_directory: str | Path, metrics: Sequence[str] | None = No
         lines += ["## Results", "", *markdown_table(rows, metrics), ""]
     if baselines:
         lines += ["## Pipeline baselines", "", "Fitted by every run on its own training split.", ""]
-        lines += [*baseline_table(baselines, metrics), ""]
+        lines += [*markdown_table(baselines, metrics, costs={}), ""]
     comparisons = [
         [
             row
