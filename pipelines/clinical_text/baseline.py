@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
 from pipelines.clinical_text.datasets import TextExamples
+from shared.linear_baseline import MAX_ITERATIONS, multiclass_probabilities
 from shared.metrics import classification_metrics
-
-MAX_ITERATIONS = 2000
 
 
 def tfidf_logistic_regression_baseline(
@@ -48,8 +45,9 @@ def tfidf_logistic_regression_baseline(
         model = OneVsRestClassifier(classifier).fit(train_features, train.labels)
         probs = model.predict_proba(test_features)
     else:
-        probs = _multiclass_probs(classifier, train_features, train.labels, test_features)
-        probs = _expand_to_all_classes(probs, np.unique(train.labels), len(label_names))
+        probs = multiclass_probabilities(
+            classifier, train_features, train.labels, test_features, len(label_names)
+        )
     return classification_metrics(
         probs, test.labels, multilabel=multilabel, label_names=label_names
     )
@@ -65,23 +63,3 @@ def _fit_vectorizer(texts: list[str]) -> TfidfVectorizer:
 
 def _vectorizer(min_df: int) -> TfidfVectorizer:
     return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df)
-
-
-def _multiclass_probs(
-    classifier: LogisticRegression,
-    train_features: csr_matrix,
-    train_labels: np.ndarray,
-    test_features: csr_matrix,
-) -> np.ndarray:
-    """(N, classes present in train) probabilities; a single-class train predicts that class."""
-    if len(np.unique(train_labels)) == 1:
-        return np.ones((test_features.shape[0], 1))
-    return classifier.fit(train_features, train_labels).predict_proba(test_features)
-
-
-def _expand_to_all_classes(
-    probs: np.ndarray, present_classes: np.ndarray, num_classes: int
-) -> np.ndarray:
-    full = np.zeros((len(probs), num_classes))
-    full[:, present_classes] = probs
-    return full

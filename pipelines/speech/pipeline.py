@@ -1,7 +1,8 @@
 """Speech classification: a pretrained Whisper encoder over spoken words, scored by accuracy.
 
 AUROC and macro F1 come along from the shared metrics, and the runner writes a confusion matrix
-and a per-class table for every run. Every digit dataset shares the labels "0".."9", so a model
+and a per-class table for every run; MFCC statistics + logistic regression is the cheap baseline
+beside it (`baseline.py`). Every digit dataset shares the labels "0".."9", so a model
 trained on one (synthetic espeak-ng speech, say) is also scored on others' test clips
 (`data.cross_domain`, e.g. real FSDD voices).
 """
@@ -19,6 +20,7 @@ from pipelines.prepared import (
     subsample_training_split,
 )
 from pipelines.speech.backbone import build_audio_classifier
+from pipelines.speech.baseline import mfcc_logistic_regression_baseline
 from pipelines.speech.datamodule import AudioClassificationDataModule
 from pipelines.speech.datasets import load_audio_dataset
 
@@ -45,6 +47,13 @@ def prepare_speech(config: DictConfig) -> PreparedPipeline:
         num_workers=data.num_workers,
         cross_domain=cross_domain,
     )
+    baseline = functools.partial(
+        mfcc_logistic_regression_baseline,
+        splits.train,
+        splits.test,
+        label_names=splits.label_names,
+        seed=config.seed,
+    )
     return PreparedPipeline(
         model=backbone.model,
         head_modules=list(backbone.head_modules),
@@ -52,6 +61,7 @@ def prepare_speech(config: DictConfig) -> PreparedPipeline:
         label_names=splits.label_names,
         multilabel=False,
         train_size=len(splits.train.labels),
+        baselines={"mfcc_logistic_regression": baseline},
         data_summary=data_summary(
             data,
             full,

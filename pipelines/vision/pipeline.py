@@ -1,8 +1,9 @@
 """Vision and medical imaging: an ImageNet-pretrained CNN or a ViT over (medical) images.
 
 Scored by accuracy and AUROC (binary for two-class sets, macro one-vs-rest otherwise), with a
-confusion matrix and a per-class table written by the runner for every run. Convolutional
-backbones run channels-last (`data.channels_last`); a frozen prefix's features are cached
+confusion matrix and a per-class table written by the runner for every run, and pixels + logistic
+regression as the cheap baseline beside it (`baseline.py`). Convolutional backbones run
+channels-last (`data.channels_last`); a frozen prefix's features are cached
 (`data.feature_cache`); `model.compile` runs the forward through `torch.compile`.
 """
 
@@ -14,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipelines.prepared import PreparedPipeline, data_summary, subsample_training_split
 from pipelines.vision.backbones import build_image_classifier, check_input_size
+from pipelines.vision.baseline import pixel_logistic_regression_baseline
 from pipelines.vision.datamodule import ImageClassificationDataModule
 from pipelines.vision.datasets import load_image_dataset
 from shared.fast_classifier import build_fast_classifier
@@ -53,6 +55,13 @@ def prepare_vision(config: DictConfig) -> PreparedPipeline:
         feature_cache=data.feature_cache,
         compile_model=config.model.compile,
     )
+    baseline = functools.partial(
+        pixel_logistic_regression_baseline,
+        splits.train,
+        splits.test,
+        label_names=splits.label_names,
+        seed=config.seed,
+    )
 
     return PreparedPipeline(
         model=backbone.model,
@@ -61,6 +70,7 @@ def prepare_vision(config: DictConfig) -> PreparedPipeline:
         label_names=splits.label_names,
         multilabel=False,
         train_size=len(splits.train.labels),
+        baselines={"pixel_logistic_regression": baseline},
         data_summary=data_summary(data, full, splits, image_size=data.image_size),
         make_module=make_module,
     )

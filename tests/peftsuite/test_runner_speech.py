@@ -30,6 +30,8 @@ def test_fsdd_lora_run_with_held_out_speakers(tmp_path, data_dir):
     adapted = metrics["injection"]["adapted_modules"]
     assert adapted and all("encoder.layers" in name for name in adapted)
     assert (directory / "confusion_matrix.png").is_file()
+    baseline = metrics["baselines"]["mfcc_logistic_regression"]
+    assert set(baseline["auroc_per_class"]) == {str(d) for d in range(10)}
 
 
 def test_fsdd_official_split_is_also_scored_on_held_out_speakers_as_cross_domain(

@@ -34,6 +34,8 @@ def test_pneumoniamnist_lora_run_end_to_end(tmp_path, data_dir):
     assert metrics["data"]["train_size"] == pytest.approx(0.05 * 4708, abs=2)
     assert set(metrics["test"]["auroc_per_class"]) == {"normal", "pneumonia"}
     assert 0 <= metrics["test"]["auroc_macro"] <= 1
+    baseline = metrics["baselines"]["pixel_logistic_regression"]
+    assert set(baseline["auroc_per_class"]) == {"normal", "pneumonia"}
     skipped = metrics["injection"]["skipped_modules"]
     assert skipped and all("grouped convolution" in reason for reason in skipped.values())
     assert (directory / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
