@@ -7,6 +7,7 @@ composition, built before any training so bad data or a bad backbone fails fast.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,16 @@ def subsample_training_split(splits: Any, data: DictConfig, seed: int) -> Any:
         label_names=splits.label_names,
     )
     return dataclasses.replace(splits, train=splits.train.subset(indices))
+
+
+def baseline_on_splits(
+    fit_and_score: Callable[..., dict[str, Any]], splits: Any, seed: int
+) -> Callable[[], dict[str, Any]]:
+    """A cheap baseline `fit_and_score(train, test, label_names=, seed=)` bound to this run's
+    (subsampled) training split and its test split, for `PreparedPipeline.baselines`."""
+    return functools.partial(
+        fit_and_score, splits.train, splits.test, label_names=splits.label_names, seed=seed
+    )
 
 
 def cross_domain_tests(

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipelines.prepared import (
     PreparedPipeline,
+    baseline_on_splits,
     cross_domain_tests,
     data_summary,
     subsample_training_split,
@@ -47,13 +48,7 @@ def prepare_speech(config: DictConfig) -> PreparedPipeline:
         num_workers=data.num_workers,
         cross_domain=cross_domain,
     )
-    baseline = functools.partial(
-        mfcc_logistic_regression_baseline,
-        splits.train,
-        splits.test,
-        label_names=splits.label_names,
-        seed=config.seed,
-    )
+    baseline = baseline_on_splits(mfcc_logistic_regression_baseline, splits, config.seed)
     return PreparedPipeline(
         model=backbone.model,
         head_modules=list(backbone.head_modules),

@@ -13,7 +13,12 @@ import functools
 
 from omegaconf import DictConfig, OmegaConf
 
-from pipelines.prepared import PreparedPipeline, data_summary, subsample_training_split
+from pipelines.prepared import (
+    PreparedPipeline,
+    baseline_on_splits,
+    data_summary,
+    subsample_training_split,
+)
 from pipelines.vision.backbones import build_image_classifier, check_input_size
 from pipelines.vision.baseline import pixel_logistic_regression_baseline
 from pipelines.vision.datamodule import ImageClassificationDataModule
@@ -55,13 +60,7 @@ def prepare_vision(config: DictConfig) -> PreparedPipeline:
         feature_cache=data.feature_cache,
         compile_model=config.model.compile,
     )
-    baseline = functools.partial(
-        pixel_logistic_regression_baseline,
-        splits.train,
-        splits.test,
-        label_names=splits.label_names,
-        seed=config.seed,
-    )
+    baseline = baseline_on_splits(pixel_logistic_regression_baseline, splits, config.seed)
 
     return PreparedPipeline(
         model=backbone.model,
