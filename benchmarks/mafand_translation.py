@@ -65,6 +65,7 @@ def run(
     epochs: int,
     extra: tuple[str, ...] = (),
     rate: float | None = None,
+    label: str | None = None,
 ) -> dict:
     overrides = [
         "experiment=mafand_gemma3_270m",
@@ -82,7 +83,7 @@ def run(
         *extra,
         *([] if rate is None else [f"optim.lr={rate}"]),
     ]
-    label = ("zero-shot" if epochs == 0 else method) + (" (whole vocabulary)" if extra else "")
+    label = label or ("zero-shot" if epochs == 0 else method)
     try:
         directory = run_suite(overrides)
         metrics = read_metrics(directory)
@@ -113,6 +114,19 @@ def run(
         scores = metrics["cross_domain"][name]
         row |= {f"{name}_bleu": scores["bleu"], f"{name}_chrf": scores["chrf"]}
     return row
+
+
+def domain_arms(adapter: Path | None, trainable: bool) -> list[tuple[str, tuple[str, ...]]]:
+    """(label suffix, overrides) of each arm a method runs in: alone, then as a task adapter on
+    the frozen domain (language) adapter, then on that adapter kept training: MAD-X's two steps
+    against one adapter, all at the same budget."""
+    arms: list[tuple[str, tuple[str, ...]]] = [("", ())]
+    if adapter is not None:
+        stack = f"stack.domain_adapters=[{adapter}]"
+        arms.append((" + frozen domain adapter", (stack,)))
+        if trainable:
+            arms.append((" + trained domain adapter", (stack, "stack.train_domain=true")))
+    return arms
 
 
 def validation_score(row: dict) -> float | None:
@@ -189,6 +203,16 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
         "waiting for any other job that shared the CPU; load average (1 / 5 / 15 min) when this "
         f"table was written: {load_average()}.",
         *(f"- {note}" for note in args.note),
+        *(
+            [
+                f"- Two-step rows: '+ frozen domain adapter' trains the method as a task adapter "
+                f"on the domain adapter `{args.domain_adapter}`, frozen; '+ trained domain "
+                "adapter' keeps that adapter training (stack.train_domain). Each stacked run "
+                "records the adapter's sha256 and the proof that both members are active."
+            ]
+            if args.domain_adapter
+            else []
+        ),
         "",
         *markdown_table(COLUMNS, rows),
         "",
@@ -207,6 +231,13 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
             ),
             "",
         ]
+    gains = stacked_gains(scored)
+    if gains:
+        lines += [
+            "chrF of each two-step row over its method alone (MAFAND / FLORES / TICO): "
+            + "; ".join(gains),
+            "",
+        ]
     if scored:
         lines += [
             f"sacrebleu chrF signature: `{scored[0]['signature']}`. Peak memory: "
@@ -215,6 +246,24 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
             "included.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def stacked_gains(rows: list[dict]) -> list[str]:
+    """'<two-step row> +a / +b / +c' for each stacked row whose method also ran alone."""
+    alone = {row["method"]: row for row in rows}
+    gains = []
+    for row in rows:
+        method, _, arm = row["method"].partition(" + ")
+        if arm and method in alone:
+            gains.append(
+                row["method"]
+                + " "
+                + " / ".join(
+                    f"{row[key] - alone[method][key]:+.2f}"
+                    for key in ("chrf", "flores200_chrf", "tico19_chrf")
+                )
+            )
+    return gains
 
 
 def plot(rows: list[dict], args: argparse.Namespace, path: Path) -> None:
@@ -286,29 +335,47 @@ def main() -> None:
         action="store_true",
         help="last, score zero-shot again with the untrimmed output layer",
     )
+    parser.add_argument(
+        "--domain-adapter",
+        type=Path,
+        default=None,
+        help="a domain (language) adapter's run directory: each method also runs as a task "
+        "adapter stacked on it, frozen",
+    )
+    parser.add_argument(
+        "--train-domain",
+        action="store_true",
+        help="with --domain-adapter, also run each method on that adapter kept training",
+    )
     args = parser.parse_args()
+    if args.train_domain and args.domain_adapter is None:
+        parser.error("--train-domain needs --domain-adapter DIR")
+    if args.domain_adapter is not None and not (args.domain_adapter / "metrics.json").is_file():
+        parser.error(f"--domain-adapter {args.domain_adapter}: not a finished run directory")
     rates = dict(args.rates)
 
-    plan = [("lora", None, 0, (), [None])]
+    plan = [("zero-shot", "lora", None, 0, (), [None])]
     plan += [
-        (m, pairs, args.epochs, (), rates.get(m, [None]))
+        (m + suffix, m, pairs, args.epochs, extra, rates.get(m, [None]))
         for pairs in args.train_pairs
         for m in args.methods
+        for suffix, extra in domain_arms(args.domain_adapter, args.train_domain)
     ]
     if args.zero_shot_whole_vocabulary:
-        plan.append(("lora", None, 0, ("vocabulary.trim=false",), [None]))
+        whole = ("vocabulary.trim=false",)
+        plan.append(("zero-shot (whole vocabulary)", "lora", None, 0, whole, [None]))
     stem = args.output / (args.stem or f"mafand_{args.source}_{args.target}_methods")
     rows = []
     with Progress() as progress:
         task = progress.add_task("translation sweep", total=sum(len(p[-1]) for p in plan))
-        for method, pairs, epochs, extra, candidate_rates in plan:
+        for label, method, pairs, epochs, extra, candidate_rates in plan:
             candidates = []
             for rate in candidate_rates:
                 progress.update(
                     task,
-                    description=f"{method} @ {pairs or 'all'} pairs, {epochs} ep, lr {rate}",
+                    description=f"{label} @ {pairs or 'all'} pairs, {epochs} ep, lr {rate}",
                 )
-                candidates.append(run(args, method, pairs, epochs, extra, rate))
+                candidates.append(run(args, method, pairs, epochs, extra, rate, label))
                 progress.advance(task)
             rows.append(best_on_validation(candidates))
             write_text_atomic(stem.with_suffix(".md"), markdown(rows, args))
