@@ -129,6 +129,21 @@ def domain_arms(adapter: Path | None, trainable: bool) -> list[tuple[str, tuple[
     return arms
 
 
+def describe_domain_adapter(directory: Path) -> str:
+    """What the domain adapter under the two-step rows is and what it cost, from its own
+    metrics.json, so the table states the whole two-step budget."""
+    metrics = read_metrics(directory)
+    data, costs, test = metrics["data"], metrics["costs"], metrics["test"]
+    perplexity = f", held-out perplexity {test['perplexity']:.1f}" if "perplexity" in test else ""
+    return (
+        f"Domain adapter `{directory}`: {metrics['injection']['method']} "
+        f"({costs['trainable_parameters']:,} parameters), {data.get('objective', '')} "
+        f"objective on {data['dataset']} ({costs['train_samples']:,} training texts, "
+        f"{costs['train_steps']} steps, lr {metrics['learning_rate']:.0e}, "
+        f"{costs['train_seconds']:,.0f} s){perplexity}."
+    )
+
+
 def validation_score(row: dict) -> float | None:
     """The row's best validation score, signed so that higher is better (a loss negated)."""
     validation = row.get("validation", {})
@@ -205,10 +220,11 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
         *(f"- {note}" for note in args.note),
         *(
             [
-                f"- Two-step rows: '+ frozen domain adapter' trains the method as a task adapter "
-                f"on the domain adapter `{args.domain_adapter}`, frozen; '+ trained domain "
-                "adapter' keeps that adapter training (stack.train_domain). Each stacked run "
-                "records the adapter's sha256 and the proof that both members are active."
+                "- Two-step rows: '+ frozen domain adapter' trains the method as a task adapter "
+                "on the domain adapter, frozen; '+ trained domain adapter' keeps that adapter "
+                "training (stack.train_domain). Each stacked run records the adapter's sha256 "
+                "and the proof that both members are active.",
+                "- " + describe_domain_adapter(args.domain_adapter),
             ]
             if args.domain_adapter
             else []
