@@ -60,12 +60,12 @@ COLUMNS = (
 
 def run(
     args: argparse.Namespace,
+    label: str,
     method: str,
     train_pairs: int | None,
     epochs: int,
     extra: tuple[str, ...] = (),
     rate: float | None = None,
-    label: str | None = None,
 ) -> dict:
     overrides = [
         "experiment=mafand_gemma3_270m",
@@ -83,7 +83,6 @@ def run(
         *extra,
         *([] if rate is None else [f"optim.lr={rate}"]),
     ]
-    label = label or ("zero-shot" if epochs == 0 else method)
     try:
         directory = run_suite(overrides)
         metrics = read_metrics(directory)
@@ -391,7 +390,7 @@ def main() -> None:
                     task,
                     description=f"{label} @ {pairs or 'all'} pairs, {epochs} ep, lr {rate}",
                 )
-                candidates.append(run(args, method, pairs, epochs, extra, rate, label))
+                candidates.append(run(args, label, method, pairs, epochs, extra, rate))
                 progress.advance(task)
             rows.append(best_on_validation(candidates))
             write_text_atomic(stem.with_suffix(".md"), markdown(rows, args))
