@@ -236,13 +236,7 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
         lines += [
             f"chrF over {baseline['method']} (MAFAND / FLORES / TICO): "
             + "; ".join(
-                f"{r['method']} "
-                + " / ".join(
-                    f"{r[key] - baseline[key]:+.2f}"
-                    for key in ("chrf", "flores200_chrf", "tico19_chrf")
-                )
-                for r in scored
-                if r["epochs"]
+                f"{r['method']} {chrf_differences(r, baseline)}" for r in scored if r["epochs"]
             ),
             "",
         ]
@@ -263,6 +257,13 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def chrf_differences(row: dict, baseline: dict) -> str:
+    """'+a / +b / +c': the row's chrF minus the baseline's on MAFAND, FLORES and TICO."""
+    return " / ".join(
+        f"{row[key] - baseline[key]:+.2f}" for key in ("chrf", "flores200_chrf", "tico19_chrf")
+    )
+
+
 def stacked_gains(rows: list[dict]) -> list[str]:
     """'<two-step row> +a / +b / +c' for each stacked row whose method also ran alone."""
     alone = {row["method"]: row for row in rows}
@@ -270,14 +271,7 @@ def stacked_gains(rows: list[dict]) -> list[str]:
     for row in rows:
         method, _, arm = row["method"].partition(" + ")
         if arm and method in alone:
-            gains.append(
-                row["method"]
-                + " "
-                + " / ".join(
-                    f"{row[key] - alone[method][key]:+.2f}"
-                    for key in ("chrf", "flores200_chrf", "tico19_chrf")
-                )
-            )
+            gains.append(f"{row['method']} {chrf_differences(row, alone[method])}")
     return gains
 
 

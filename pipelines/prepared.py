@@ -94,12 +94,17 @@ def subsample_training_split(splits: Any, data: DictConfig, seed: int) -> Any:
 
 
 def baseline_on_splits(
-    fit_and_score: Callable[..., dict[str, Any]], splits: Any, seed: int
+    fit_and_score: Callable[..., dict[str, Any]], splits: Any, seed: int, **options: Any
 ) -> Callable[[], dict[str, Any]]:
-    """A cheap baseline `fit_and_score(train, test, label_names=, seed=)` bound to this run's
-    (subsampled) training split and its test split, for `PreparedPipeline.baselines`."""
+    """A cheap baseline `fit_and_score(train, test, label_names=, seed=, **options)` bound to
+    this run's (subsampled) training split and its test split, for `PreparedPipeline.baselines`."""
     return functools.partial(
-        fit_and_score, splits.train, splits.test, label_names=splits.label_names, seed=seed
+        fit_and_score,
+        splits.train,
+        splits.test,
+        label_names=splits.label_names,
+        seed=seed,
+        **options,
     )
 
 

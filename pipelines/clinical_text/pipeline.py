@@ -16,6 +16,7 @@ from pipelines.clinical_text.datamodule import TextClassificationDataModule
 from pipelines.clinical_text.datasets import load_clinical_dataset
 from pipelines.prepared import (
     PreparedPipeline,
+    baseline_on_splits,
     cross_domain_tests,
     data_summary,
     subsample_training_split,
@@ -57,15 +58,9 @@ def prepare_clinical_text(config: DictConfig) -> PreparedPipeline:
         compile_model=config.model.compile,
     )
 
-    def baseline() -> dict:
-        return tfidf_logistic_regression_baseline(
-            splits.train,
-            splits.test,
-            multilabel=splits.multilabel,
-            label_names=splits.label_names,
-            seed=config.seed,
-        )
-
+    baseline = baseline_on_splits(
+        tfidf_logistic_regression_baseline, splits, config.seed, multilabel=splits.multilabel
+    )
     return PreparedPipeline(
         model=model,
         head_modules=["classifier"],
